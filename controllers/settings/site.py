@@ -1,0 +1,125 @@
+"""The site file: where the site is, which broker, the lamp segments and the device registry."""
+
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from controllers.settings.types import STRICT, Identifier, PositiveSeconds
+
+LightingClass = Literal["P1", "P2", "P3", "P4", "P5", "P6"]
+DeviceKind = Literal["pedestrian", "bin", "water"]
+
+
+class SiteInfo(BaseModel):
+    """Identity and location; latitude and longitude drive the astronomical clock."""
+
+    model_config = STRICT
+    id: Identifier
+    name: str = ""
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+            ) from None
+        return value
+
+
+class BrokerSettings(BaseModel):
+    """The MQTT broker the daemon connects to (QoS 1, persistent session)."""
+
+    model_config = STRICT
+    url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
+    client_id: Identifier = "luciole-gateway"
+    topic_prefix: Identifier = "luciole"
+    keepalive_s: PositiveSeconds = 30
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[1].rstrip("/").rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        rest = self.url.split("://", 1)[1].rstrip("/")
+        default = 8883 if self.url.startswith("mqtts") else 1883
+        return int(rest.rsplit(":", 1)[1]) if ":" in rest else default
+
+
+class Segment(BaseModel):
+    """A run of lamps switched together: the unit the controller commands."""
+
+    model_config = STRICT
+    id: Identifier
+    street: Identifier
+    order: int = Field(ge=0, description="position along the street; neighbours follow order")
+    length_m: float = Field(gt=0)
+    lamps: int = Field(default=1, ge=1)
+    rated_power_w: float = Field(gt=0, description="per lamp, at 100 %")
+    standby_power_w: float = Field(default=0.5, ge=0, description="per lamp, driver on, light off")
+    lighting_class: LightingClass = "P4"
+
+
+class Device(BaseModel):
+    """A registered sensor: only registered devices may write, and only for their segment."""
+
+    model_config = STRICT
+    kind: DeviceKind
+    segment: Identifier
+    empty_distance_mm: float | None = Field(default=None, gt=0)
+    full_distance_mm: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bin_geometry(self) -> Self:
+        empty, full = self.empty_distance_mm, self.full_distance_mm
+        if empty is not None and full is not None and full >= empty:
+            raise ValueError("full_distance_mm must be smaller than empty_distance_mm")
+        return self
+
+
+class SiteConfig(BaseModel):
+    """One site: the whole file `config/site.yaml`."""
+
+    model_config = STRICT
+    site: SiteInfo
+    broker: BrokerSettings = BrokerSettings()
+    policy: str = Field(default="policy.yaml", description="policy file, relative to this file")
+    tick_s: PositiveSeconds = 1.0
+    segments: list[Segment] = Field(min_length=1)
+    devices: dict[Identifier, Device] = {}
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-references a field validator cannot see: (key path, message) pairs."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        seen_ids: set[str] = set()
+        seen_places: dict[tuple[str, int], str] = {}
+        for index, segment in enumerate(self.segments):
+            if segment.id in seen_ids:
+                found.append((("segments", index, "id"), f"segment id {segment.id!r} is repeated"))
+            seen_ids.add(segment.id)
+            place = (segment.street, segment.order)
+            if place in seen_places:
+                found.append(
+                    (
+                        ("segments", index, "order"),
+                        f"{segment.street} #{segment.order} is already segment "
+                        f"{seen_places[place]!r}; give each segment its own order",
+                    )
+                )
+            seen_places.setdefault(place, segment.id)
+        for device_id, device in self.devices.items():
+            if device.segment not in seen_ids:
+                found.append(
+                    (
+                        ("devices", device_id, "segment"),
+                        f"unknown segment {device.segment!r}; add it under segments: or fix it",
+                    )
+                )
+        return found

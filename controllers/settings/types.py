@@ -1,0 +1,19 @@
+"""Annotated field types shared by the settings models: units in names, human forms accepted."""
+
+from datetime import time
+from typing import Annotated
+
+from pydantic import BeforeValidator, ConfigDict, Field
+
+from controllers.units import parse_duration_s, parse_ratio, parse_time_of_day
+
+# Every settings model forbids unknown keys (a typo must never be silently ignored) and is frozen
+# (a config is swapped whole on reload, never edited in place).
+STRICT = ConfigDict(extra="forbid", frozen=True)
+
+Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
+NonNegativeSeconds = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0)]
+Ratio = Annotated[float, BeforeValidator(parse_ratio), Field(ge=0, le=1)]
+TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]

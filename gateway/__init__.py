@@ -1,0 +1,1 @@
+"""The Luciole daemon: every I/O lives here (MQTT, files, signals, the command line)."""

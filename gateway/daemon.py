@@ -1,0 +1,255 @@
+"""The daemon: one MQTT session, a receive task and a tick task, reconnects, reloads, stops.
+
+Shutdown follows aiomqtt's habit: stop taking new work, let the message or tick in progress
+finish (they hold `_busy`), then cancel the tasks and await them, then disconnect.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from base64 import b64encode
+from collections import Counter
+from collections.abc import Callable
+
+import aiomqtt
+from pydantic import ValidationError
+
+from controllers.settings import ConfigError
+from gateway.clock import Clock
+from gateway.config import Settings
+from gateway.ingest import Reading, RecentSequences, Rejection, decode_native
+from gateway.lighting import Lighting, Outgoing
+from gateway.logs import event
+from gateway.wire import OverrideMessage
+
+log = logging.getLogger("luciole.gateway")
+
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+class Daemon:
+    """Built from validated settings; `run()` serves until `stop()` is called."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        reload: Callable[[], Settings] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.lighting = Lighting(settings.site, settings.policy, clock.now())
+        self.stats: Counter[str] = Counter()
+        self._clock = clock
+        self._reload = reload
+        self._rng = rng or random.Random()
+        self._sequences = RecentSequences()
+        self._stopping = asyncio.Event()
+        self._busy = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        """Ask the daemon to finish what it is doing and exit (signal-handler safe)."""
+        self._stopping.set()
+
+    def request_reload(self) -> None:
+        """Reload between messages and ticks, never in the middle of one (signal-handler safe)."""
+        task = asyncio.get_running_loop().create_task(self._reload_when_idle(), name="reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reload_when_idle(self) -> None:
+        async with self._busy:
+            self.reload()
+
+    def reload(self) -> None:
+        """Re-read the configuration; keep the running one if the new one is invalid."""
+        if self._reload is None:
+            event(log, logging.WARNING, "reload ignored: this daemon was not started from files")
+            return
+        try:
+            new = self._reload()
+        except ConfigError as error:
+            for problem in error.problems:
+                event(
+                    log,
+                    logging.ERROR,
+                    "reload refused, keeping the running config",
+                    problem=problem,
+                )
+            return
+        old, self.settings = self.settings, new
+        if new.site != old.site:
+            if new.site.broker != old.site.broker:
+                event(
+                    log, logging.WARNING, "broker settings changed; restart the daemon to use them"
+                )
+            self.lighting = Lighting(new.site, new.policy, self._clock.now())
+            event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
+        else:
+            self.lighting.replace_policy(new.policy)
+            event(log, logging.INFO, "policy reloaded", file=str(new.policy_path))
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect with backoff and jitter until stopped."""
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                async with self._client() as client:
+                    attempt = 0
+                    await self._serve(client)
+            except aiomqtt.MqttError as error:
+                if self._stopping.is_set():
+                    break
+                delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2**attempt) * self._rng.uniform(0.5, 1)
+                attempt += 1
+                self.stats["reconnects"] += 1
+                event(
+                    log,
+                    logging.WARNING,
+                    "broker unreachable or connection lost; retrying",
+                    broker=self.settings.site.broker.url,
+                    error=str(error),
+                    retry_in_s=round(delay, 2),
+                )
+                await self._wait_stopping(delay)
+        event(log, logging.INFO, "stopped", **dict(self.stats))
+
+    def _client(self) -> aiomqtt.Client:
+        broker = self.settings.site.broker
+        return aiomqtt.Client(
+            broker.host,
+            broker.port,
+            identifier=broker.client_id,
+            clean_session=False,  # persistent session: QoS 1 messages wait for us while away
+            keepalive=int(broker.keepalive_s),
+            protocol=aiomqtt.ProtocolVersion.V311,
+        )
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        topics = self.lighting.topics
+        await client.subscribe([(topics.sensors, 1), (topics.overrides, 1)])
+        event(
+            log,
+            logging.INFO,
+            "connected, listening for sensors",
+            broker=self.settings.site.broker.url,
+            segments=self.lighting.topology.size,
+            devices=len(self.settings.site.devices),
+        )
+        self.lighting.resend_all()
+        tasks = [
+            asyncio.create_task(self._receive(client), name="receive"),
+            asyncio.create_task(self._tick(client), name="tick"),
+        ]
+        stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
+        try:
+            await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+            async with self._busy:  # let the message or tick in progress finish
+                for task in [*tasks, stopping]:
+                    task.cancel()
+            await asyncio.gather(*tasks, stopping, return_exceptions=True)
+        finally:
+            for task in [*tasks, stopping]:
+                task.cancel()
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            async with self._busy:
+                await self._handle(client, str(message.topic), _payload_bytes(message.payload))
+
+    async def _tick(self, client: aiomqtt.Client) -> None:
+        while True:
+            async with self._busy:
+                await self._publish(client, self.lighting.commands(self._clock.now()))
+            await self._clock.sleep(self.settings.site.tick_s)
+
+    async def _handle(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+        now_s = self._clock.now()
+        target = self.lighting.topics.parse_override(topic)
+        if target is not None:
+            await self._handle_override(client, target, topic, payload, now_s)
+            return
+        devices = self.settings.site.devices
+        result = decode_native(self.lighting.topics, devices, topic, payload, now_s)
+        if isinstance(result, Rejection):
+            await self._reject(client, topic, payload, result)
+            return
+        if self._sequences.is_repeat(result.device_id, result.payload.seq):
+            self.stats["duplicates"] += 1
+            return
+        self.stats[f"accepted_{result.kind}"] += 1
+        if self.lighting.accept(result):
+            _log_presence(result)
+            await self._publish(client, self.lighting.commands(now_s))
+
+    async def _handle_override(
+        self, client: aiomqtt.Client, target: str, topic: str, payload: bytes, now_s: float
+    ) -> None:
+        try:
+            message = OverrideMessage.model_validate_json(payload)
+        except ValidationError as error:
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            )
+            await self._reject(client, topic, payload, Rejection("invalid_override", detail))
+            return
+        problem = self.lighting.override(target, message, now_s)
+        if problem is not None:
+            await self._reject(client, topic, payload, Rejection("invalid_override", problem))
+            return
+        event(log, logging.INFO, "override applied", target=target, **message.model_dump())
+        await self._publish(client, self.lighting.commands(now_s))
+
+    async def _reject(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, rejection: Rejection
+    ) -> None:
+        self.stats[f"rejected_{rejection.reason}"] += 1
+        event(
+            log,
+            logging.WARNING,
+            "message rejected",
+            topic=topic,
+            reason=rejection.reason,
+            detail=rejection.detail,
+        )
+        letter = {
+            "topic": topic,
+            "reason": rejection.reason,
+            "detail": rejection.detail,
+            "payload_base64": b64encode(payload).decode("ascii"),
+        }
+        await client.publish(self.lighting.topics.deadletter, json.dumps(letter), qos=1)
+
+    async def _publish(self, client: aiomqtt.Client, commands: list[Outgoing]) -> None:
+        for out in commands:
+            await client.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
+            self.stats["commands"] += 1
+            event(
+                log,
+                logging.DEBUG,
+                "lamp command",
+                segment=out.segment,
+                level=out.command.level,
+                reason=out.command.reason,
+            )
+
+    async def _wait_stopping(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _payload_bytes(payload: object) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode("utf-8")
+
+
+def _log_presence(reading: Reading) -> None:
+    event(log, logging.DEBUG, "presence", device=reading.device_id, segment=reading.segment)

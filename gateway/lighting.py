@@ -1,0 +1,112 @@
+"""Between readings and lamp commands: feeds the engine and decides what goes on the wire.
+
+No I/O here: the daemon hands in readings and publishes the `Outgoing` messages this returns,
+so the rules can be tested without a broker.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from controllers.commands import CommandFilter
+from controllers.engine import REASON_NAMES, Engine
+from controllers.schedule import AstronomicalClock
+from controllers.settings import Policy, SiteConfig
+from controllers.topology import IntArray, topology_from_site
+from gateway.ingest import Reading
+from gateway.topics import Topics
+from gateway.wire import LampCommand, OverrideMessage, PedestrianPayload
+
+_DIRECTION = {"forward": 1, "backward": -1, None: 0}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One lamp command ready to publish (QoS 1, retained)."""
+
+    topic: str
+    segment: str
+    command: LampCommand
+
+
+class Lighting:
+    """The site's engine and command filter, fed by readings and overrides."""
+
+    def __init__(self, site: SiteConfig, policy: Policy, now_s: float) -> None:
+        self.topics = Topics(site.broker.topic_prefix, site.site.id)
+        self.topology = topology_from_site(site)
+        clock = AstronomicalClock(site.site.latitude, site.site.longitude, site.site.timezone)
+        self.engine = Engine(self.topology, policy, clock)
+        self._filter = CommandFilter(self.topology.size)
+        self._seq = 0
+        sensed = {d.segment for d in site.devices.values()}
+        self.engine.register_sensors(self._indices(sensed), now_s)
+
+    @property
+    def policy(self) -> Policy:
+        return self.engine.policy
+
+    def replace_policy(self, policy: Policy) -> None:
+        self.engine.replace_policy(policy)
+
+    def accept(self, reading: Reading) -> bool:
+        """Feed one reading; True when it raised presence (commands should go out now)."""
+        segment = self._indices([reading.segment])
+        payload = reading.payload
+        if isinstance(payload, PedestrianPayload) and payload.count > 0:
+            direction = np.array([_DIRECTION[payload.direction]])
+            self.engine.detect(segment, direction, reading.received_s)
+            return True
+        self.engine.seen(segment, reading.received_s)
+        return False
+
+    def override(self, target: str, message: OverrideMessage, now_s: float) -> str | None:
+        """Apply an operator override to a segment, a street or `all`; an error text if not."""
+        segments = self._target(target)
+        if segments is None:
+            return f"unknown override target {target!r}: use a segment id, a street or 'all'"
+        if message.clear:
+            self.engine.clear_override(segments)
+        elif message.level is None:
+            return "an override needs a level (0..1) or clear: true"
+        else:
+            until_s = now_s + message.duration_s if message.duration_s else np.inf
+            self.engine.set_override(segments, message.level, until_s)
+        return None
+
+    def commands(self, now_s: float) -> list[Outgoing]:
+        """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
+        step = self.engine.step(now_s)
+        rules = self.engine.policy.commands
+        due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        out = []
+        for i in due.tolist():
+            self._seq += 1
+            segment = self.topology.ids[i]
+            command = LampCommand(
+                level=round(float(step.level[i]), 4),
+                ramp_s=float(step.ramp_s[i]),
+                reason=REASON_NAMES[step.reason[i]],
+                seq=self._seq,
+                ts=now_s,
+            )
+            out.append(Outgoing(self.topics.lamp_set(segment), segment, command))
+        return out
+
+    def resend_all(self) -> None:
+        """Make the next `commands` call send every lamp its level (after a reconnect)."""
+        self._filter.forget()
+
+    def _target(self, target: str) -> IntArray | None:
+        topology = self.topology
+        if target == "all":
+            return np.arange(topology.size)
+        if target in topology.streets:
+            return np.flatnonzero(topology.street_of == topology.streets.index(target))
+        if target in topology.ids:
+            return self._indices([target])
+        return None
+
+    def _indices(self, segment_ids: Iterable[str]) -> IntArray:
+        return np.array([self.topology.index_of(s) for s in segment_ids], dtype=np.int64)

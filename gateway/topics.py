@@ -1,0 +1,55 @@
+"""MQTT topic names of the wire contract (DESIGN.md, "Wire contracts")."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    """All topics of one site under a configurable prefix."""
+
+    prefix: str
+    site: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}/{self.site}"
+
+    @property
+    def sensors(self) -> str:
+        """Subscription filter for every native sensor payload."""
+        return f"{self.root}/sensor/+/+"
+
+    @property
+    def overrides(self) -> str:
+        return f"{self.root}/override/+"
+
+    @property
+    def deadletter(self) -> str:
+        return f"{self.root}/deadletter"
+
+    def sensor(self, kind: str, device_id: str) -> str:
+        return f"{self.root}/sensor/{kind}/{device_id}"
+
+    def lamp_set(self, segment_id: str) -> str:
+        return f"{self.root}/lamp/{segment_id}/set"
+
+    def lamp_state(self, segment_id: str) -> str:
+        return f"{self.root}/lamp/{segment_id}/state"
+
+    def parse_sensor(self, topic: str) -> tuple[str, str] | None:
+        """(kind, device_id) of a sensor topic, or None if it is not one."""
+        parts = topic.split("/")
+        root = self.root.split("/")
+        if (
+            len(parts) != len(root) + 3
+            or parts[: len(root)] != root
+            or parts[len(root)] != "sensor"
+        ):
+            return None
+        return parts[-2], parts[-1]
+
+    def parse_override(self, topic: str) -> str | None:
+        """The target (segment, street or `all`) of an override topic, or None."""
+        prefix = f"{self.root}/override/"
+        target = topic.removeprefix(prefix)
+        return target if topic.startswith(prefix) and target and "/" not in target else None

@@ -1,0 +1,112 @@
+"""Native wire payloads (DESIGN.md, "Wire contracts") as pydantic models.
+
+Sensors send small JSON objects with units in the names; lamps receive `LampCommand` and answer
+with `LampState`; operators send `OverrideMessage`. The simulator builds its payloads from these
+same models, so it cannot speak a dialect the gateway does not understand.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+# Native payloads are ours: an unknown key is a sender's typo and is reported, not ignored.
+_WIRE = ConfigDict(extra="forbid")
+
+Direction = Literal["forward", "backward"]
+"""Along the street's increasing `order` (forward) or against it (backward)."""
+
+_EPOCH_MS_THRESHOLD = 1e11  # epoch seconds pass this in the year 5138; epoch ms in 1973
+
+
+def _epoch_s(value: object) -> object:
+    """RFC 3339 text or epoch seconds (or milliseconds) → epoch seconds."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise ValueError(f"expected RFC 3339 time or epoch seconds (got {value!r})") from None
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value > _EPOCH_MS_THRESHOLD
+    ):
+        return value / 1000.0
+    return value
+
+
+EpochSeconds = Annotated[float, BeforeValidator(_epoch_s), Field(ge=0)]
+
+
+class PedestrianPayload(BaseModel):
+    """Walkers counted in the last `period_s` (0 period: one detection event)."""
+
+    model_config = _WIRE
+    ts: EpochSeconds | None = None
+    seq: int | None = Field(default=None, ge=0)
+    count: int = Field(ge=0, le=100_000)
+    period_s: float = Field(default=0, ge=0)
+    direction: Direction | None = None
+
+
+class BinPayload(BaseModel):
+    """Fill of a waste bin, as a distance to the surface or as a ratio."""
+
+    model_config = _WIRE
+    ts: EpochSeconds | None = None
+    seq: int | None = Field(default=None, ge=0)
+    distance_mm: float | None = Field(default=None, ge=0)
+    fill_ratio: float | None = Field(default=None, ge=0, le=1)
+    temperature_c: float | None = Field(default=None, ge=-60, le=200)
+    tilt: bool | None = None
+
+
+class WaterPayload(BaseModel):
+    """A water meter's index, with optional flow and alarms."""
+
+    model_config = _WIRE
+    ts: EpochSeconds | None = None
+    seq: int | None = Field(default=None, ge=0)
+    total_m3: float = Field(ge=0)
+    flow_m3h: float | None = Field(default=None, ge=0)
+    alarms: list[str] = []
+
+
+SensorPayload = PedestrianPayload | BinPayload | WaterPayload
+PAYLOAD_BY_KIND: dict[str, type[SensorPayload]] = {
+    "pedestrian": PedestrianPayload,
+    "bin": BinPayload,
+    "water": WaterPayload,
+}
+
+Reason = Literal["schedule", "traffic", "presence", "override", "failsafe"]
+
+
+class LampCommand(BaseModel):
+    """`lamp/{segment}/set`: fade to `level` over `ramp_s` seconds."""
+
+    model_config = _WIRE
+    level: float = Field(ge=0, le=1)
+    ramp_s: float = Field(ge=0)
+    reason: Reason
+    seq: int = Field(ge=0)
+    ts: float
+
+
+class LampState(BaseModel):
+    """`lamp/{segment}/state`: what the lamp actually does."""
+
+    model_config = _WIRE
+    level: float = Field(ge=0, le=1)
+    power_w: float = Field(ge=0)
+    status: Literal["ok", "failed", "fallback"] = "ok"
+    ts: float
+
+
+class OverrideMessage(BaseModel):
+    """`override/{target}`: an operator's level for a while, or `clear`."""
+
+    model_config = _WIRE
+    level: float | None = Field(default=None, ge=0, le=1)
+    duration_s: float | None = Field(default=None, gt=0)
+    clear: bool = False

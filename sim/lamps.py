@@ -1,0 +1,94 @@
+"""Simulated lamp drivers: fade to what they are told, and fall back when told nothing.
+
+The fading model is `controllers.lamps.LampBank`, shared with the controller. On top of it sits
+the watchdog that real DALI drivers have (the "system failure level"): a lamp that has heard no
+command for `watchdog_s` assumes its controller is gone and goes to a safe level, so a crashed
+gateway never leaves a street dark. No MQTT here, so the watchdog is testable with plain times.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from controllers.energy import power_w
+from controllers.lamps import LampBank
+from controllers.topology import BoolArray, FloatArray, IntArray, Topology
+
+Status = Literal["ok", "failed", "fallback"]
+
+
+@dataclass(frozen=True)
+class LampReport:
+    """What one lamp says on its state topic."""
+
+    segment: int
+    level: float
+    power_w: float
+    status: Status
+
+
+class SimLamps:
+    """One lamp driver per segment, in topology order; off (level 0) until first told."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        watchdog_s: float = 900.0,
+        fallback_level: float = 1.0,
+        fallback_ramp_s: float = 2.0,
+    ) -> None:
+        self._rated_w = topology.rated_power_w
+        self._standby_w = topology.standby_power_w
+        self._bank = LampBank(topology.size, initial_level=0.0)
+        self.watchdog_s = watchdog_s
+        self.fallback_level = fallback_level
+        self.fallback_ramp_s = fallback_ramp_s
+        # NaN: never commanded. The watchdog only arms after a first command, so lamps that
+        # were never under control stay as installed (off) instead of all lighting up at once.
+        self._last_command_s = np.full(topology.size, np.nan)
+        self._fallback = np.zeros(topology.size, dtype=np.bool_)
+        self.commands = 0
+
+    def command(self, segment: int, level: float, ramp_s: float, now_s: float) -> LampReport:
+        """Apply a command from the controller; a lamp in fallback resumes normal service."""
+        lamps = np.array([segment], dtype=np.int64)
+        self._bank.command(lamps, np.array([level]), np.array([ramp_s]), now_s)
+        self._last_command_s[segment] = now_s
+        self._fallback[segment] = False
+        self.commands += 1
+        return self.report(segment)
+
+    def check_watchdog(self, now_s: float) -> list[LampReport]:
+        """Send lamps silent for longer than `watchdog_s` to the fallback level; report them."""
+        with np.errstate(invalid="ignore"):
+            silent = (now_s - self._last_command_s) > self.watchdog_s
+        expired: IntArray = np.flatnonzero(silent & ~self._fallback)
+        if len(expired) == 0:
+            return []
+        level = np.full(len(expired), self.fallback_level)
+        self._bank.command(expired, level, np.full(len(expired), self.fallback_ramp_s), now_s)
+        self._fallback[expired] = True
+        return [self.report(int(segment)) for segment in expired]
+
+    def level(self, now_s: float) -> FloatArray:
+        """Actual (fading) level of every lamp at `now_s`."""
+        return self._bank.level(now_s)
+
+    @property
+    def fallback(self) -> BoolArray:
+        """Which lamps are in fallback now."""
+        return self._fallback.copy()
+
+    def report(self, segment: int) -> LampReport:
+        """State as a driver reports it: the level it is settling to and the power it draws there.
+
+        The target, not the mid-fade level, so that a controller comparing commanded with
+        actual does not see a mismatch for every ramp.
+        """
+        target = self._bank.target[segment : segment + 1]
+        watts = power_w(
+            target, self._rated_w[segment : segment + 1], self._standby_w[segment : segment + 1]
+        )
+        status: Status = "fallback" if self._fallback[segment] else "ok"
+        return LampReport(segment, float(target[0]), float(watts[0]), status)

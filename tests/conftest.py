@@ -1,0 +1,117 @@
+"""Shared fixtures: a real MQTT broker for the session (mosquitto when installed)."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gateway.broker import EmbeddedBroker, free_port
+
+BROKER_START_TIMEOUT_S = 10.0
+
+
+def mosquitto_path() -> str | None:
+    """mosquitto on PATH, or where Debian installs it (/usr/sbin is not always on PATH).
+
+    LUCIOLE_TEST_BROKER=embedded forces the embedded broker, to test what a machine
+    without mosquitto sees.
+    """
+    if os.environ.get("LUCIOLE_TEST_BROKER") == "embedded":
+        return None
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    debian = Path("/usr/sbin/mosquitto")
+    return str(debian) if debian.exists() else None
+
+
+def pytest_report_header() -> str:
+    path = mosquitto_path()
+    if path:
+        return f"broker: mosquitto ({path}) on a free loopback port"
+    return "broker: embedded amqtt (mosquitto not found; install it for the real thing)"
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    host: str
+    port: int
+    kind: str
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+def _start_mosquitto(binary: str, workdir: Path) -> Iterator[BrokerInfo]:
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    running = threading.Event()
+    drain = threading.Thread(
+        target=_copy_log, args=(process, workdir / "mosquitto.log", running), daemon=True
+    )
+    drain.start()
+    try:
+        if not running.wait(BROKER_START_TIMEOUT_S) or process.poll() is not None:
+            log = (workdir / "mosquitto.log").read_text(errors="replace")
+            raise RuntimeError(f"mosquitto did not start:\n{log}")
+        yield BrokerInfo("127.0.0.1", port, "mosquitto")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        drain.join(timeout=10)
+
+
+def _copy_log(process: subprocess.Popen[bytes], path: Path, running: threading.Event) -> None:
+    """Keep mosquitto's output in a file; signal when it says it is running."""
+    assert process.stdout is not None
+    with path.open("wb") as log:
+        for line in process.stdout:
+            log.write(line)
+            log.flush()
+            if b" running" in line:
+                running.set()
+    running.set()  # exited: let the waiter look at the process
+
+
+def _start_embedded() -> Iterator[BrokerInfo]:
+    """amqtt in its own thread and event loop, so every test's loop can use it."""
+    broker = EmbeddedBroker()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with broker:
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    if not started.wait(BROKER_START_TIMEOUT_S):
+        raise RuntimeError("embedded broker did not start")
+    try:
+        yield BrokerInfo(broker.host, broker.port, "amqtt")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
+    """A real broker on a free loopback port for the whole session."""
+    binary = mosquitto_path()
+    if binary:
+        yield from _start_mosquitto(binary, tmp_path_factory.mktemp("mosquitto"))
+    else:
+        yield from _start_embedded()
