@@ -66,6 +66,8 @@ class Lamps:
         async with asyncio.timeout(TIMEOUT_S):
             while not done():
                 message = await anext(self.client.messages)
+                if not str(message.topic).startswith(f"{self.root}/"):
+                    continue  # another test's retained message
                 body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
                 if str(message.topic).endswith("/deadletter"):
                     self.deadletters.append(body)
@@ -86,7 +88,10 @@ async def running_daemon(site: Path) -> AsyncIterator[asyncio.subprocess.Process
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(TIMEOUT_S):
+            assert process.stderr is not None
+            rest = await process.stderr.read()
             await process.wait()
+        print(rest.decode(errors="replace"))  # shown by pytest when the test fails
 
 
 async def _stderr_until(process: asyncio.subprocess.Process, text: str) -> str:
@@ -111,7 +116,7 @@ async def test_presence_raises_segment_and_neighbour(
 ) -> None:
     """A presence reading through the broker makes the daemon raise its segment and the next."""
     site = _write_site(tmp_path, broker, site_id, "30%")
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"test-{site_id}") as client:
         lamps = Lamps(client, site_id)
         await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
         async with running_daemon(site) as daemon:
@@ -125,7 +130,8 @@ async def test_presence_raises_segment_and_neighbour(
             assert lamps.latest["s1"]["level"] == 0.3, "forward walker: the segment behind waits"
             daemon.send_signal(signal.SIGTERM)
             await _stderr_until(daemon, "stopped")
-        assert daemon.returncode == 0
+            async with asyncio.timeout(TIMEOUT_S):
+                assert await daemon.wait() == 0
 
 
 async def test_rejected_message_goes_to_deadletter(
@@ -133,7 +139,7 @@ async def test_rejected_message_goes_to_deadletter(
 ) -> None:
     """Bad JSON and unknown devices are refused with a reason, and the daemon keeps running."""
     site = _write_site(tmp_path, broker, site_id, "30%")
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"test-{site_id}") as client:
         lamps = Lamps(client, site_id)
         await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
         await client.subscribe(f"{lamps.root}/deadletter", qos=1)
@@ -154,7 +160,7 @@ async def test_sighup_reload_keeps_old_policy_when_new_is_invalid(
 ) -> None:
     """SIGHUP with a broken policy keeps the running one; with a valid one, applies it."""
     site = _write_site(tmp_path, broker, site_id, "30%")
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"test-{site_id}") as client:
         lamps = Lamps(client, site_id)
         await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
         async with running_daemon(site) as daemon:
