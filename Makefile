@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/luciole demo $(ARGS)
 
+# pytest exits 5 when it collected no test: for us that is a failure, and it says so.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	@$(BIN)/python -m pytest $(ARGS) || { status=$$?; \
+	  [ $$status -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$status; }
 
 check: $(STAMP)
 	$(BIN)/ruff check .

@@ -131,7 +131,9 @@ def _message(model: type[BaseModel], error: ErrorDetails, path: Path) -> str:
     }
     if kind in bounds:
         sign, key = bounds[kind]
-        return f"must be {sign} {ctx.get(key)} (got {got!r})"
+        bound = ctx.get(key)
+        shown = f"{bound:g}" if isinstance(bound, int | float) else bound
+        return f"must be {sign} {shown} (got {got!r})"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind == "literal_error":

@@ -1,0 +1,82 @@
+"""The `luciole` command line as an operator uses it: exit codes and messages."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def _luciole(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the console script installed beside this Python, as a user would."""
+    script = Path(sys.executable).parent / "luciole"
+    assert script.exists(), "the luciole console script is not installed (pip install -e .)"
+    return subprocess.run(
+        [str(script), *args], check=False, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_shipped_config_files_are_valid() -> None:
+    """`luciole check-config config/*.yaml` accepts the example files and exits 0."""
+    files = sorted(str(p) for p in CONFIG.glob("*.yaml"))
+    assert files, "config/ must ship example files"
+    result = _luciole("check-config", *files)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(files)} file(s) valid" in result.stdout
+
+
+def test_misspelt_key_names_file_line_and_suggestion(tmp_path: Path) -> None:
+    """A misspelt key exits 2 and names the file, the line and the key it probably meant."""
+    policy = tmp_path / "policy.yaml"
+    text = (CONFIG / "policy.yaml").read_text()
+    policy.write_text(text.replace("ramp_down_s:", "ramp_dwon_s:"))
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "ramp_down_s:" in t)
+    result = _luciole("check-config", str(policy))
+    assert result.returncode == 2
+    assert f"{policy}:{line}: presence.ramp_dwon_s: unknown key 'ramp_dwon_s'" in result.stderr
+    assert "did you mean 'ramp_down_s'?" in result.stderr
+
+
+def test_every_problem_of_every_file_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Problems in several files are all listed, each with its own file name."""
+    bad_site = tmp_path / "site.yaml"
+    bad_site.write_text("site: {id: x, latitude: 95, longitude: 0}\nsegments: []\n")
+    bad_policy = tmp_path / "other.yaml"
+    bad_policy.write_text("presence:\n  hold_s: -5\n")
+    assert main(["check-config", str(bad_site), str(bad_policy)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad_site}:1: site.latitude: must be ≤ 90 (got 95)" in err
+    assert f"{bad_site}:2: segments: " in err
+    assert f"{bad_policy}:2: presence.hold_s: must be ≥ 0 (got -5)" in err
+
+
+def test_missing_file_is_a_problem_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that does not exist is reported as such, with exit 2."""
+    assert main(["check-config", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml: file not found" in capsys.readouterr().err
+
+
+def test_run_refuses_invalid_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`luciole run` with a broken site file exits 2 and points to check-config."""
+    site = tmp_path / "site.yaml"
+    site.write_text("site: {id: x, latitude: 0, longitude: 0}\nsegmnts: []\n")
+    assert main(["run", "--config", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'segments'?" in err
+    assert "luciole check-config" in err
+
+
+def test_help_lists_the_commands() -> None:
+    """`luciole --help` shows every command with a one-line description."""
+    result = _luciole("--help")
+    assert result.returncode == 0
+    for command in ("run", "check-config", "demo"):
+        assert command in result.stdout
