@@ -8,7 +8,7 @@ into a validation error with the key path.
 import re
 from datetime import time
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d)", re.IGNORECASE)
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -64,8 +64,9 @@ def parse_time_of_day(value: object) -> time:
         # YAML 1.1 reads an unquoted 01:00 as the sexagesimal integer 60.
         return time(value // 60, value % 60)
     if isinstance(value, str):
+        hour, _, rest = value.strip().partition(":")
         try:
-            return time.fromisoformat(value.strip().zfill(5))
+            return time.fromisoformat(f"{hour.zfill(2)}:{rest}")
         except ValueError:
             pass
     raise ValueError(f"expected a time of day such as 01:00 (got {value!r})")

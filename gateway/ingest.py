@@ -90,6 +90,8 @@ def _json_object(payload: bytes) -> dict[str, object] | Rejection:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         return Rejection("bad_json", f"payload is not JSON: {error.msg} at column {error.colno}")
+    except (RecursionError, ValueError) as error:  # nesting too deep, integer too long
+        return Rejection("bad_json", f"payload is not usable JSON: {error}")
     if not isinstance(data, dict):
         return Rejection("bad_json", f"payload must be a JSON object, got {type(data).__name__}")
     return data

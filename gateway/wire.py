@@ -5,13 +5,14 @@ with `LampState`; operators send `OverrideMessage`. The simulator builds its pay
 same models, so it cannot speak a dialect the gateway does not understand.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # Native payloads are ours: an unknown key is a sender's typo and is reported, not ignored.
-_WIRE = ConfigDict(extra="forbid")
+# Infinity and NaN are valid JSON to Python but never a valid measurement.
+_WIRE = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 Direction = Literal["forward", "backward"]
 """Along the street's increasing `order` (forward) or against it (backward)."""
@@ -23,9 +24,13 @@ def _epoch_s(value: object) -> object:
     """RFC 3339 text or epoch seconds (or milliseconds) → epoch seconds."""
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"expected RFC 3339 time or epoch seconds (got {value!r})") from None
+        # RFC 3339 requires an offset; a sender that leaves it out means UTC, never our zone.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
+        raise ValueError(f"timestamp out of range (got {value})")
     if (
         isinstance(value, int | float)
         and not isinstance(value, bool)

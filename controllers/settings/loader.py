@@ -9,7 +9,7 @@ Text in, model out: the caller reads the file.
 import difflib
 import types
 import typing
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NoReturn, Protocol, TypeVar, runtime_checkable
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from controllers.settings.errors import ConfigError, Problem, dotted
 
 Path = tuple[str | int, ...]
+_MAX_DEPTH = 64
 
 
 @runtime_checkable
@@ -48,11 +49,12 @@ def load_model(model: type[ModelT], text: str, filename: str) -> ModelT:
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
     """Python data plus the 1-based line of every key and list item, by key path."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # rejects control characters straight away
+        builder = _Builder(loader, filename)
         node = loader.get_single_node()
-        lines: dict[Path, int] = {}
-        data = _construct(loader, node, (), lines, filename) if node is not None else None
+        data = builder.build(node, (), frozenset()) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -61,43 +63,57 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
     except yaml.YAMLError as error:
         raise ConfigError([Problem(filename, None, "", f"YAML error: {error}")]) from None
     finally:
-        loader.dispose()
-    return data, lines
+        if loader is not None:
+            loader.dispose()
+    return data, builder.lines
 
 
-def _construct(
-    loader: yaml.SafeLoader, node: yaml.Node, path: Path, lines: dict[Path, int], filename: str
-) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+class _Builder:
+    """Builds Python data from YAML nodes, noting each key's line and refusing what YAML cannot
+    build (impossible dates, bad tags) or should not (aliases that contain themselves)."""
+
+    def __init__(self, loader: yaml.SafeLoader, filename: str) -> None:
+        self.loader = loader
+        self.filename = filename
+        self.lines: dict[Path, int] = {}
+
+    def build(self, node: yaml.Node, path: Path, ancestors: frozenset[int]) -> Any:
+        line = node.start_mark.line + 1
+        self.lines.setdefault(path, line)
+        if id(node) in ancestors or len(ancestors) > _MAX_DEPTH:
+            self._fail(line, path, "an alias refers to itself, or the nesting is too deep")
+        inner = ancestors | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, inner)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: Path) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as error:
+            # A scalar YAML recognises but cannot build: the date 2026-13-45, `!!int abc`.
+            self._fail(node.start_mark.line + 1, path, f"unreadable value: {error}")
+
+    def _mapping(self, node: yaml.MappingNode, path: Path, ancestors: frozenset[int]) -> Any:
+        self.loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = self._scalar(key_node, path)
             if not isinstance(key, str | int) or isinstance(key, bool):
                 key = str(key)
             child = (*path, key)
+            key_line = key_node.start_mark.line + 1
             if key in result:
-                first = lines[child]
-                raise ConfigError(
-                    [
-                        Problem(
-                            filename,
-                            key_node.start_mark.line + 1,
-                            dotted(child),
-                            f"duplicate key (first set on line {first}); keep one",
-                        )
-                    ]
-                )
-            lines[child] = key_node.start_mark.line + 1
-            result[key] = _construct(loader, value_node, child, lines, filename)
+                first = self.lines[child]
+                self._fail(key_line, child, f"duplicate key (first set on line {first}); keep one")
+            self.lines[child] = key_line
+            result[key] = self.build(value_node, child, ancestors)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _construct(loader, item, (*path, i), lines, filename)
-            for i, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node, deep=True)
+
+    def _fail(self, line: int, path: Path, message: str) -> NoReturn:
+        raise ConfigError([Problem(self.filename, line, dotted(path), message)])
 
 
 def _line(lines: dict[Path, int], path: Path) -> int | None:

@@ -9,7 +9,7 @@ from controllers.units import parse_duration_s, parse_ratio, parse_time_of_day
 
 # Every settings model forbids unknown keys (a typo must never be silently ignored) and is frozen
 # (a config is swapped whole on reload, never edited in place).
-STRICT = ConfigDict(extra="forbid", frozen=True)
+STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 NonNegativeSeconds = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0)]
