@@ -49,33 +49,61 @@ class BrokerInfo:
         return f"mqtt://{self.host}:{self.port}"
 
 
+class Mosquitto:
+    """A mosquitto process on a fixed loopback port that can be stopped and started again."""
+
+    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._drain: threading.Thread | None = None
+
+    @property
+    def info(self) -> BrokerInfo:
+        return BrokerInfo("127.0.0.1", self.port, "mosquitto")
+
+    def start(self) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        log = self.workdir / "mosquitto.log"
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        running = threading.Event()
+        self._drain = threading.Thread(
+            target=_copy_log, args=(self._process, log, running), daemon=True
+        )
+        self._drain.start()
+        if not running.wait(BROKER_START_TIMEOUT_S) or self._process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start:\n{log.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+        if self._drain is not None:
+            self._drain.join(timeout=10)
+            self._drain = None
+
+
 def _start_mosquitto(binary: str, workdir: Path) -> Iterator[BrokerInfo]:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen(
-        [binary, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    running = threading.Event()
-    drain = threading.Thread(
-        target=_copy_log, args=(process, workdir / "mosquitto.log", running), daemon=True
-    )
-    drain.start()
+    broker = Mosquitto(binary, workdir)
+    broker.start()
     try:
-        if not running.wait(BROKER_START_TIMEOUT_S) or process.poll() is not None:
-            log = (workdir / "mosquitto.log").read_text(errors="replace")
-            raise RuntimeError(f"mosquitto did not start:\n{log}")
-        yield BrokerInfo("127.0.0.1", port, "mosquitto")
+        yield broker.info
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        drain.join(timeout=10)
+        broker.stop()
 
 
 def _copy_log(process: subprocess.Popen[bytes], path: Path, running: threading.Event) -> None:
     """Keep mosquitto's output in a file; signal when it says it is running."""
     assert process.stdout is not None
-    with path.open("wb") as log:
+    with path.open("ab") as log:
         for line in process.stdout:
             log.write(line)
             log.flush()

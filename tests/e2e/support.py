@@ -1,0 +1,112 @@
+"""Helpers for end-to-end tests: a night-time site, the daemon as a subprocess, lamp watching."""
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from controllers.schedule import AstronomicalClock
+from tests.conftest import BrokerInfo
+
+TIMEOUT_S = 15.0
+
+
+def dark_place(now_s: float) -> tuple[float, str]:
+    """A longitude (and matching fixed-offset zone) where it is the middle of the night now."""
+    utc_hour = (now_s % 86400) / 3600
+    offset_h = round((24 - utc_hour) % 24)  # local solar midnight is where UTC+offset reads 00:00
+    offset_h = offset_h - 24 if offset_h > 12 else offset_h
+    zone = "UTC" if offset_h == 0 else f"Etc/GMT{-offset_h:+d}"  # Etc/ signs are inverted
+    return offset_h * 15.0, zone
+
+
+def write_site(folder: Path, broker: BrokerInfo, site_id: str, night_level: str) -> Path:
+    longitude, zone = dark_place(time.time())
+    assert AstronomicalClock(0.0, longitude, zone).is_lit(time.time(), 0, 0), "test needs night"
+    segments = "\n".join(
+        f"  - {{id: s{i}, street: main, order: {i}, length_m: 30, rated_power_w: 40}}"
+        for i in range(1, 6)
+    )
+    (folder / "site.yaml").write_text(
+        f"site: {{id: {site_id}, latitude: 0.0, longitude: {longitude}, timezone: {zone}}}\n"
+        f"broker: {{url: '{broker.url}', client_id: gw-{site_id}}}\n"
+        f"segments:\n{segments}\n"
+        "devices:\n  counter-2: {kind: pedestrian, segment: s2}\n"
+    )
+    write_policy(folder, night_level)
+    return folder / "site.yaml"
+
+
+def write_policy(folder: Path, night_level: str) -> None:
+    (folder / "policy.yaml").write_text(
+        f"schedule: {{night_level: {night_level}}}\n"
+        "presence: {level: 100%, hold_s: 10m, ramp_up_s: 1s, ramp_down_s: 5s, "
+        "lookahead_segments: 1}\n"
+    )
+
+
+class Lamps:
+    """The latest command each segment received, and a way to wait for a condition."""
+
+    def __init__(self, client: aiomqtt.Client, site_id: str) -> None:
+        self.client = client
+        self.root = f"luciole/{site_id}"
+        self.latest: dict[str, dict[str, object]] = {}
+        self.deadletters: list[dict[str, object]] = []
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT_S):
+            while not done():
+                message = await anext(self.client.messages)
+                if not str(message.topic).startswith(f"{self.root}/"):
+                    continue  # another test's retained message
+                body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                if str(message.topic).endswith("/deadletter"):
+                    self.deadletters.append(body)
+                else:
+                    self.latest[str(message.topic).split("/")[-2]] = body
+
+
+@asynccontextmanager
+async def running_daemon(site: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`luciole run` in a subprocess; stopped with SIGTERM, which must exit 0."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "run",
+        "--config",
+        str(site),
+        "--log-level",
+        "info",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(TIMEOUT_S):
+            assert process.stderr is not None
+            rest = await process.stderr.read()
+            await process.wait()
+        print(rest.decode(errors="replace"))  # shown by pytest when the test fails
+
+
+async def stderr_until(process: asyncio.subprocess.Process, text: str) -> str:
+    """Read the daemon's log until a line contains `text`; that line."""
+    assert process.stderr is not None
+    async with asyncio.timeout(TIMEOUT_S):
+        while True:
+            line = (await process.stderr.readline()).decode()
+            if not line:
+                pytest.fail(f"daemon exited before logging {text!r}")
+            if text in line:
+                return line

@@ -1,0 +1,73 @@
+"""The daemon against a broker that goes away: restarts and absences lose nothing."""
+
+import json
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from tests.conftest import Mosquitto, mosquitto_path
+from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
+
+pytestmark = pytest.mark.skipif(
+    mosquitto_path() is None, reason="needs mosquitto to stop and restart a broker on one port"
+)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A mosquitto of this test's own, so stopping it disturbs no other test."""
+    binary = mosquitto_path()
+    assert binary is not None
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    broker = Mosquitto(binary, workdir)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def test_daemon_reconnects_and_resubscribes_after_broker_restart(
+    tmp_path: Path, own_broker: Mosquitto
+) -> None:
+    """After the broker restarts (sessions lost), the daemon reconnects and serves presence."""
+    site_id = f"restart-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, own_broker.info, site_id, "30%")
+    async with running_daemon(site) as daemon:
+        await stderr_until(daemon, "connected")
+        own_broker.stop()
+        await stderr_until(daemon, "retrying")
+        own_broker.start()
+        await stderr_until(daemon, "connected")
+        async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier=f"t-{site_id}") as c:
+            lamps = Lamps(c, site_id)
+            await c.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+            await lamps.until(lambda: len(lamps.latest) == 5)  # resent after reconnecting
+            presence = json.dumps({"count": 1, "direction": "backward"})
+            await c.publish(f"{lamps.root}/sensor/pedestrian/counter-2", presence, qos=1)
+            await lamps.until(lambda: lamps.latest.get("s1", {}).get("level") == 1.0)
+            assert lamps.latest["s3"]["level"] == 0.3, "backward walker: s3 is behind"
+
+
+async def test_messages_sent_while_daemon_is_down_are_delivered_on_return(
+    tmp_path: Path, own_broker: Mosquitto
+) -> None:
+    """QoS 1 presence published while the daemon is stopped is handled when it comes back."""
+    site_id = f"absent-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, own_broker.info, site_id, "30%")
+    async with running_daemon(site) as daemon:
+        await stderr_until(daemon, "connected")
+        daemon.send_signal(signal.SIGTERM)
+        await stderr_until(daemon, "stopped")
+    async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier=f"t-{site_id}") as c:
+        lamps = Lamps(c, site_id)
+        await c.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        await lamps.until(lambda: len(lamps.latest) == 5)  # retained from the first run
+        presence = json.dumps({"count": 1, "direction": "forward", "seq": 7})
+        await c.publish(f"{lamps.root}/sensor/pedestrian/counter-2", presence, qos=1)
+        async with running_daemon(site):
+            await lamps.until(lambda: lamps.latest["s3"]["level"] == 1.0)
+            assert lamps.latest["s2"]["reason"] == "presence"
