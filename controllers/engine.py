@@ -93,42 +93,58 @@ class Engine:
         self._override_until_s[segments] = -np.inf
 
     def step(self, now_s: float) -> Step:
-        """Targets for every segment at `now_s`."""
+        """Targets for every segment at `now_s`.
+
+        Every layer but the override yields one level for the whole site (night, presence,
+        fail-safe), so limits are applied to those scalars once, and the arrays are written
+        only where presence, stale sensors or overrides are: a step costs a few passes over
+        memory, whatever the policy.
+        """
         policy = self.policy
-        lit = self._clock.is_lit(
-            now_s, policy.schedule.sunset_offset_s, policy.schedule.sunrise_offset_s
-        )
+        schedule = policy.schedule
+        lit = self._clock.is_lit(now_s, schedule.sunset_offset_s, schedule.sunrise_offset_s)
         size = self.topology.size
-        schedule_level = np.full(size, policy.schedule.night_level if lit else 0.0)
-        reason = np.full(size, Reason.SCHEDULE, dtype=np.int8)
+        night = schedule.night_level if lit else 0.0
+        boost = max(night, policy.presence.level)
 
-        presence = (self._presence_until_s > now_s) & lit
-        level = np.where(
-            presence, np.maximum(schedule_level, policy.presence.level), schedule_level
-        )
-        reason[presence & (level > schedule_level)] = Reason.PRESENCE
+        level = np.full(size, self._limit(night, lit))
+        reason = np.zeros(size, dtype=np.int8)  # Reason.SCHEDULE everywhere to start with
+        presence = self._presence_until_s > now_s
+        presence &= lit  # presence never switches lamps on by day
+        if boost > night:
+            raised = np.flatnonzero(presence)
+            level[raised] = self._limit(boost, lit)
+            reason[raised] = Reason.PRESENCE
 
-        failsafe = self._stale(now_s) & lit
-        raised = failsafe & (policy.failsafe.level > level)
-        level = np.where(raised, policy.failsafe.level, level)
+        failsafe = self._stale(now_s)
+        failsafe &= lit
+        stale = np.flatnonzero(failsafe)
+        before = np.where(presence[stale], boost, night)
+        raised = stale[before < policy.failsafe.level]
+        level[raised] = self._limit(policy.failsafe.level, lit)
         reason[raised] = Reason.FAILSAFE
 
         override = self._override_until_s > now_s
-        level = np.where(override, self._override_level, level)
-        reason[override] = Reason.OVERRIDE
+        chosen = np.flatnonzero(override)  # the floor does not bind an operator's override
+        level[chosen] = np.minimum(self._override_level[chosen], policy.limits.max)
+        reason[chosen] = Reason.OVERRIDE
 
-        # While lit nothing goes under the floor, except an operator's explicit override.
-        floor = np.where(override, 0.0, policy.limits.floor if lit else 0.0)
-        level = np.clip(level, floor, policy.limits.max)
-        ramp_s = np.where(
-            level >= self._previous_level, policy.presence.ramp_up_s, policy.presence.ramp_down_s
-        )
+        rising = level >= self._previous_level
+        ramp_s = np.where(rising, policy.presence.ramp_up_s, policy.presence.ramp_down_s)
         self._previous_level = level
+        schedule_level = np.broadcast_to(np.float64(night), (size,))
         return Step(now_s, lit, level, ramp_s, reason, schedule_level, presence, failsafe, override)
+
+    def _limit(self, level: float, lit: bool) -> float:
+        """Floor (while lit) then maximum, for one of the site-wide levels."""
+        limits = self.policy.limits
+        return min(max(level, limits.floor) if lit else level, limits.max)
 
     def _stale(self, now_s: float) -> BoolArray:
         limit = self.policy.failsafe.stale_after_s
         if limit is None:
             return np.zeros(self.topology.size, dtype=np.bool_)
-        with np.errstate(invalid="ignore"):
-            return self._has_sensor & ((now_s - self._last_seen_s) > limit)
+        # NaN (never seen) compares False, which only matters for segments without sensors.
+        stale: BoolArray = self._last_seen_s < (now_s - limit)
+        stale &= self._has_sensor
+        return stale
