@@ -22,7 +22,7 @@ from gateway.config import Settings
 from gateway.ingest import Reading, RecentSequences, Rejection, decode_native
 from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
-from gateway.wire import OverrideMessage
+from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS, OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
 
@@ -127,6 +127,7 @@ class Daemon:
             clean_session=False,  # persistent session: QoS 1 messages wait for us while away
             keepalive=int(broker.keepalive_s),
             protocol=aiomqtt.ProtocolVersion.V311,
+            socket_options=LOW_LATENCY_SOCKET_OPTIONS,
         )
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -228,9 +229,9 @@ class Daemon:
         await client.publish(self.lighting.topics.deadletter, json.dumps(letter), qos=1)
 
     async def _publish(self, client: aiomqtt.Client, commands: list[Outgoing]) -> None:
+        """Hand every command to the client at once, then wait for all acknowledgements:
+        one round trip for a presence raise, not one per lamp."""
         for out in commands:
-            await client.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
-            self.stats["commands"] += 1
             event(
                 log,
                 logging.DEBUG,
@@ -239,6 +240,13 @@ class Daemon:
                 level=out.command.level,
                 reason=out.command.reason,
             )
+        await asyncio.gather(
+            *(
+                client.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
+                for out in commands
+            )
+        )
+        self.stats["commands"] += len(commands)
 
     async def _wait_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

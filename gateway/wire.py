@@ -5,6 +5,7 @@ with `LampState`; operators send `OverrideMessage`. The simulator builds its pay
 same models, so it cannot speak a dialect the gateway does not understand.
 """
 
+import socket
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -13,6 +14,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 # Native payloads are ours: an unknown key is a sender's typo and is reported, not ignored.
 # Infinity and NaN are valid JSON to Python but never a valid measurement.
 _WIRE = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+# Every Luciole MQTT client sets TCP_NODELAY: otherwise a small packet can wait ~40 ms for the
+# TCP ack of the previous one (Nagle's algorithm meets delayed acks), and presence is late.
+LOW_LATENCY_SOCKET_OPTIONS = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 Direction = Literal["forward", "backward"]
 """Along the street's increasing `order` (forward) or against it (backward)."""

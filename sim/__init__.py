@@ -1,0 +1,1 @@
+"""The simulator: emulated street devices on MQTT, the `luciole demo` night, its report."""

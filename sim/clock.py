@@ -6,6 +6,7 @@ minute while every component (gateway, lamps, walkers) agrees on what time it is
 
 import asyncio
 import time
+from collections.abc import Callable
 
 
 class AcceleratedClock:
@@ -15,15 +16,18 @@ class AcceleratedClock:
     a wall-clock adjustment (NTP step) cannot make simulated time jump.
     """
 
-    def __init__(self, start_s: float, speed: float) -> None:
+    def __init__(
+        self, start_s: float, speed: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0 (got {speed})")
         self.start_s = start_s
         self.speed = speed
-        self._t0 = time.monotonic()
+        self._monotonic = monotonic
+        self._t0 = monotonic()
 
     def now(self) -> float:
-        return self.start_s + (time.monotonic() - self._t0) * self.speed
+        return self.start_s + (self._monotonic() - self._t0) * self.speed
 
     async def sleep(self, seconds: float) -> None:
         """Sleep `seconds` of simulated time."""

@@ -4,6 +4,7 @@ Sensors publish what `sim.sensors` builds; lamps listen on `lamp/+/set`, drive `
 answer on `lamp/{segment}/state`. The gateway cannot tell these from a real street.
 """
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -19,24 +20,51 @@ from sim.sensors import Outgoing
 
 log = logging.getLogger(__name__)
 
+# aiomqtt warns above ten unacknowledged publishes; stay under it.
+_IN_FLIGHT = 10
 
-async def publish_all(client: aiomqtt.Client, messages: Iterable[Outgoing]) -> int:
-    """Publish in order (QoS as each message says); returns how many were sent."""
-    sent = 0
-    for message in messages:
-        await client.publish(message.topic, message.payload, qos=message.qos)
-        sent += 1
-    return sent
+
+class Outbox:
+    """A bounded queue in front of one MQTT client, drained by `run`, drops counted.
+
+    The simulated world must keep its (accelerated) pace even when the broker is slow: devices
+    never wait for an acknowledgement, they queue, as a radio module with a send buffer would.
+    """
+
+    def __init__(self, capacity: int = 5000) -> None:
+        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=capacity)
+        self.dropped = 0
+        self.sent = 0
+
+    def offer(self, messages: Iterable[Outgoing]) -> None:
+        """Queue without waiting; what does not fit is dropped and counted."""
+        for message in messages:
+            try:
+                self._queue.put_nowait(message)
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    async def run(self, client: aiomqtt.Client) -> None:
+        """Publish in order, up to `_IN_FLIGHT` at a time, until cancelled."""
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < _IN_FLIGHT and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
+            self.sent += len(batch)
 
 
 class LampDevices:
-    """Every segment's lamp driver as one MQTT participant."""
+    """Every segment's lamp driver as one MQTT participant; state goes out through `outbox`."""
 
-    def __init__(self, lamps: SimLamps, topology: Topology, topics: Topics, clock: Clock) -> None:
+    def __init__(
+        self, lamps: SimLamps, topology: Topology, topics: Topics, clock: Clock, outbox: Outbox
+    ) -> None:
         self.lamps = lamps
         self._topology = topology
         self._topics = topics
         self._clock = clock
+        self._outbox = outbox
         self.rejected = 0
 
     async def serve(self, client: aiomqtt.Client) -> None:
@@ -46,7 +74,7 @@ class LampDevices:
             now_s = self._clock.now()
             report = self.handle(message.topic.value, _as_bytes(message.payload), now_s)
             if report is not None:
-                await self.publish(client, report, now_s)
+                self._outbox.offer([self.state_message(report, now_s)])
 
     def handle(self, topic: str, payload: bytes, now_s: float) -> LampReport | None:
         """Apply one command message; a bad one is counted and ignored, as a driver would."""
@@ -63,18 +91,18 @@ class LampDevices:
             return None
         return self.lamps.command(segment, command.level, command.ramp_s, now_s)
 
-    async def watchdog(self, client: aiomqtt.Client, now_s: float) -> None:
+    def watchdog(self, now_s: float) -> None:
         """Fall back where commands stopped, and say so on the state topics."""
-        for report in self.lamps.check_watchdog(now_s):
-            await self.publish(client, report, now_s)
+        reports = self.lamps.check_watchdog(now_s)
+        self._outbox.offer(self.state_message(report, now_s) for report in reports)
 
-    async def publish(self, client: aiomqtt.Client, report: LampReport, now_s: float) -> None:
+    def state_message(self, report: LampReport, now_s: float) -> Outgoing:
         state = LampState(
             level=report.level, power_w=report.power_w, status=report.status, ts=now_s
         )
         topic = self._topics.lamp_state(self._topology.ids[report.segment])
         # QoS 0: state is refreshed on every command; a lost one is replaced by the next.
-        await client.publish(topic, state.model_dump_json(exclude_none=True), qos=0)
+        return Outgoing(topic, state.model_dump_json(exclude_none=True), qos=0)
 
     def _segment_of(self, topic: str) -> int | None:
         prefix, suffix = f"{self._topics.root}/lamp/", "/set"

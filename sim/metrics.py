@@ -63,7 +63,7 @@ class Metrics:
     def add(
         self, now_s: float, dt_s: float, level: FloatArray, walker_ids: IntArray, on: IntArray
     ) -> None:
-        """Account `dt_s` seconds ending at `now_s`; walker `walker_ids[i]` is on segment `on[i]`."""
+        """Account `dt_s` seconds ending at `now_s`; walker `walker_ids[i]` is on `on[i]`."""
         self.lit = self._astro.is_lit(
             now_s, self._schedule.sunset_offset_s, self._schedule.sunrise_offset_s
         )

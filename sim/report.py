@@ -1,14 +1,15 @@
-"""The demo's outputs: `summary.json` for machines, a PNG for people, a few lines for the terminal."""
+"""The demo's outputs: `summary.json` for machines, a PNG for people, lines for the terminal."""
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from controllers.topology import FloatArray
 from sim.metrics import Metrics, Series
 
 
@@ -26,6 +27,7 @@ class Run:
     commands: int
     rejected_commands: int
     sensor_messages: int
+    dropped_messages: int
 
 
 def summary(run: Run, metrics: Metrics) -> dict[str, Any]:
@@ -40,6 +42,7 @@ def summary(run: Run, metrics: Metrics) -> dict[str, Any]:
         "commands": run.commands,
         "rejected_commands": run.rejected_commands,
         "sensor_messages": run.sensor_messages,
+        "dropped_messages": run.dropped_messages,
         "energy_kwh": round(float(metrics.energy.energy_kwh.sum()), 4),
         "always_on_kwh": round(float(metrics.energy.always_on_kwh.sum()), 4),
         "saving_vs_always_on": round(metrics.energy.saving_vs_always_on, 4),
@@ -73,25 +76,24 @@ def plot_night(
     path: Path, series: Series, segment_ids: tuple[str, ...], zone: ZoneInfo, title: str
 ) -> None:
     """Top: level of every segment over the night, walkers as dots. Bottom: cumulative energy."""
-    # Imported here: the daemon never needs matplotlib, and Agg works without a display.
-    import matplotlib
+    # Imported here: the daemon never loads matplotlib, and Agg draws without a display.
+    import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    x = _date_numbers(series.time_s)
+    hours = series.time_s / 3600.0  # x axis in epoch hours, labelled in local time below
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(12, 8), sharex=True, height_ratios=(3, 1), layout="constrained"
     )
     try:
-        _plot_levels(figure, top, x, series, segment_ids)
+        _plot_levels(figure, top, hours, series, segment_ids)
         top.set_title(f"{title}: lamp level by segment, walkers as dots")
-        bottom.plot(x, series.energy_kwh, label="adaptive (actual)", color="tab:orange")
-        bottom.plot(x, series.always_on_kwh, label="always-on baseline", color="tab:gray")
+        bottom.plot(hours, series.energy_kwh, label="adaptive (actual)", color="tab:orange")
+        bottom.plot(hours, series.always_on_kwh, label="always-on baseline", color="tab:gray")
         bottom.set_ylabel("cumulative kWh")
         bottom.legend(loc="upper left")
-        bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+        bottom.set_xticks(*_hour_ticks(series.time_s, zone))
         bottom.set_xlabel(f"local time ({zone.key})")
         figure.savefig(path, dpi=100)
     finally:
@@ -99,19 +101,19 @@ def plot_night(
 
 
 def _plot_levels(
-    figure: Any, axes: Any, x: np.ndarray[Any, Any], series: Series, segment_ids: tuple[str, ...]
+    figure: Any, axes: Any, hours: FloatArray, series: Series, segment_ids: tuple[str, ...]
 ) -> None:
     rows = np.arange(len(segment_ids))
-    if len(x) >= 2:
+    if len(hours) >= 2:
         mesh = axes.pcolormesh(
-            x, rows, series.level.T, shading="nearest", cmap="inferno", vmin=0.0, vmax=1.0
+            hours, rows, series.level.T, shading="nearest", cmap="inferno", vmin=0.0, vmax=1.0
         )
         figure.colorbar(mesh, ax=axes, label="level")
     sample, segment = np.nonzero(series.walkers)
     axes.scatter(
-        x[sample],
+        hours[sample],
         segment,
-        s=6 * series.walkers[sample, segment],
+        s=2 * series.walkers[sample, segment],
         color="tab:cyan",
         edgecolors="none",
         label="walkers",
@@ -120,26 +122,52 @@ def _plot_levels(
     axes.set_ylim(-0.5, len(segment_ids) - 0.5)
 
 
-def _date_numbers(time_s: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Epoch seconds → matplotlib date numbers (days since matplotlib's epoch)."""
-    import matplotlib.dates as mdates
+def _hour_ticks(time_s: FloatArray, zone: ZoneInfo) -> tuple[list[float], list[str]]:
+    """Ticks on whole local hours (every other one over long spans), as epoch hours."""
+    if len(time_s) == 0:
+        return [], []
+    first = datetime.fromtimestamp(float(time_s[0]), zone).replace(
+        minute=0, second=0, microsecond=0
+    )
+    step_h = 1 if time_s[-1] - time_s[0] <= 8 * 3600 else 2
+    positions, labels = [], []
+    tick_s = first.timestamp()
+    while tick_s <= time_s[-1]:
+        if tick_s >= time_s[0]:
+            positions.append(tick_s / 3600.0)
+            labels.append(datetime.fromtimestamp(tick_s, zone).strftime("%H:%M"))
+        tick_s += step_h * 3600
+    return positions, labels
 
-    epoch = mdates.date2num(datetime(1970, 1, 1, tzinfo=UTC))
-    return np.asarray(time_s, dtype=np.float64) / 86400.0 + float(epoch)
+
+class Written(Protocol):
+    """A finished run: its summary and where its files went (`sim.demo.DemoResult` is one)."""
+
+    @property
+    def summary(self) -> dict[str, Any]: ...
+
+    @property
+    def summary_json(self) -> Path: ...
+
+    @property
+    def plot_png(self) -> Path: ...
 
 
-def format_summary(data: dict[str, Any], paths: ReportPaths) -> list[str]:
-    """The end-of-run lines for a person."""
-    return [
-        f"Night {data['night_start']} → {data['night_end']} at {data['site']} "
-        f"(×{data['speed']:.0f} speed)",
-        f"Energy {data['energy_kwh']:.2f} kWh vs {data['always_on_kwh']:.2f} kWh always-on: "
-        f"{data['saving_vs_always_on']:.0%} saved",
-        f"Comfort {data['comfort']:.1%} of walker time under full light "
-        f"(longest dark stretch {data['worst_dark_s']:.0f} s)",
-        f"{data['walkers']} walkers, {data['commands']} lamp commands",
-        f"Written: {paths.summary_json} and {paths.plot_png}",
-    ]
+def format_summary(result: Written) -> str:
+    """The end-of-run lines for a person (no trailing newline)."""
+    data = result.summary
+    return "\n".join(
+        [
+            f"Night {data['night_start']} → {data['night_end']} at {data['site']} "
+            f"(×{data['speed']:.0f} speed)",
+            f"Energy {data['energy_kwh']:.2f} kWh vs {data['always_on_kwh']:.2f} kWh always-on: "
+            f"{data['saving_vs_always_on']:.0%} saved",
+            f"Comfort {data['comfort']:.1%} of walker time under full light "
+            f"(longest dark stretch {data['worst_dark_s']:.0f} s)",
+            f"{data['walkers']} walkers, {data['commands']} lamp commands",
+            f"Written: {result.summary_json} and {result.plot_png}",
+        ]
+    )
 
 
 def _local_iso(epoch_s: float, zone: ZoneInfo) -> str:

@@ -100,7 +100,7 @@ class PedestrianCounters:
             }
         )
         self.counts[counter] += count
-        self._last_sent_s[counter] = max(float(np.nan_to_num(self._last_sent_s[counter])), time_s)
+        self._last_sent_s[counter] = np.fmax(self._last_sent_s[counter], time_s)  # NaN-safe
         topic = self._topics.sensor("pedestrian", device_id)
         return Outgoing(topic, payload.model_dump_json(exclude_none=True))
 

@@ -42,8 +42,15 @@ class View(Protocol):
     def __enter__(self) -> Self: ...
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None: ...
+
+    def frame_due(self) -> bool:
+        """Whether a new frame should be shown now (building a snapshot is not free)."""
+        ...
 
     def show(self, snapshot: Snapshot) -> None: ...
 
@@ -69,16 +76,22 @@ class LiveView:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._live.__exit__(kind, error, tb)
 
-    def show(self, snapshot: Snapshot) -> None:
-        # The loop steps ~20 times a second; building the table more often than rich draws it
-        # would only burn CPU that the simulated devices and the gateway need.
+    def frame_due(self) -> bool:
+        # The loop steps up to 100 times a second; building the table more often than rich
+        # draws it would only take CPU from the simulated devices and the gateway.
         if self._monotonic() < self._next_draw_s:
-            return
+            return False
         self._next_draw_s = self._monotonic() + 0.25
+        return True
+
+    def show(self, snapshot: Snapshot) -> None:
         self._live.update(render(snapshot))
 
 
@@ -100,14 +113,20 @@ class PlainView:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         return None
 
-    def show(self, snapshot: Snapshot) -> None:
+    def frame_due(self) -> bool:
         if self._monotonic() < self._next_line_s:
-            return
+            return False
         self._next_line_s = self._monotonic() + self._every_s
+        return True
+
+    def show(self, snapshot: Snapshot) -> None:
         print(progress_line(snapshot), file=self._stream, flush=True)
 
 
