@@ -28,7 +28,8 @@ class EmbeddedBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     async def __aenter__(self) -> str:
-        logging.getLogger("amqtt").setLevel(logging.WARNING)
+        # amqtt warns about undelivered messages at every shutdown: noise to an operator.
+        logging.getLogger("amqtt").setLevel(logging.ERROR)
         self._broker = Broker(
             {
                 "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},

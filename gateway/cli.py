@@ -3,6 +3,7 @@ the commands that need it, so the daemon never loads the simulator."""
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -20,6 +21,7 @@ from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
 
 EXIT_OK, EXIT_INVALID = 0, 2
+DEMO_TICK_REAL_S = 0.02
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,10 +189,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _demo_night(settings: Settings, args: argparse.Namespace) -> None:
+    from gateway.broker import EmbeddedBroker
     from sim.demo import DemoOptions, run_demo
     from sim.report import format_summary
-
-    from gateway.broker import EmbeddedBroker
 
     options = DemoOptions(
         duration_s=args.duration,
@@ -218,8 +219,15 @@ def _on_broker(settings: Settings, url: str) -> Settings:
 
 
 def _gateway_starter(settings: Settings) -> Callable[[Clock], Awaitable[None]]:
+    """The demo's gateway: the real daemon on the simulator's clock. At a thousand times real
+    speed a tick per simulated second would burn a core for nothing (presence does not wait
+    for ticks), so ticks are spaced to at least DEMO_TICK_REAL_S of real time."""
+
     async def start_gateway(clock: Clock) -> None:
-        await Daemon(settings, clock).run()
+        speed = float(getattr(clock, "speed", 1.0))
+        tick_s = max(settings.site.tick_s, speed * DEMO_TICK_REAL_S)
+        site = settings.site.model_copy(update={"tick_s": tick_s})
+        await Daemon(dataclasses.replace(settings, site=site), clock).run()
 
     return start_gateway
 

@@ -22,12 +22,15 @@ from gateway.config import Settings
 from gateway.ingest import Reading, RecentSequences, Rejection, decode_native
 from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
+from gateway.publisher import Publisher
 from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS, OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
 
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
+PENDING_CALLS_WARNING = 10_000
+DRAIN_TIMEOUT_S = 5.0
 
 
 class Daemon:
@@ -120,7 +123,7 @@ class Daemon:
 
     def _client(self) -> aiomqtt.Client:
         broker = self.settings.site.broker
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             broker.host,
             broker.port,
             identifier=broker.client_id,
@@ -129,6 +132,9 @@ class Daemon:
             protocol=aiomqtt.ProtocolVersion.V311,
             socket_options=LOW_LATENCY_SOCKET_OPTIONS,
         )
+        # Commands are published together (see _publish); many pending is normal, not a warning.
+        client.pending_calls_threshold = PENDING_CALLS_WARNING
+        return client
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         topics = self.lighting.topics
@@ -142,9 +148,10 @@ class Daemon:
             devices=len(self.settings.site.devices),
         )
         self.lighting.resend_all()
+        publisher = Publisher(client)
         tasks = [
-            asyncio.create_task(self._receive(client), name="receive"),
-            asyncio.create_task(self._tick(client), name="tick"),
+            asyncio.create_task(self._receive(client, publisher), name="receive"),
+            asyncio.create_task(self._tick(publisher), name="tick"),
         ]
         stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
         try:
@@ -153,6 +160,14 @@ class Daemon:
                 for task in [*tasks, stopping]:
                     task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
+            missing = await publisher.drain(DRAIN_TIMEOUT_S)
+            if missing:
+                event(
+                    log,
+                    logging.WARNING,
+                    "disconnecting with unacknowledged messages",
+                    count=missing,
+                )
         finally:
             for task in [*tasks, stopping]:
                 task.cancel()
@@ -160,27 +175,27 @@ class Daemon:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _receive(self, client: aiomqtt.Client, publisher: Publisher) -> None:
         async for message in client.messages:
             async with self._busy:
-                await self._handle(client, str(message.topic), _payload_bytes(message.payload))
+                await self._handle(publisher, str(message.topic), _payload_bytes(message.payload))
 
-    async def _tick(self, client: aiomqtt.Client) -> None:
+    async def _tick(self, publisher: Publisher) -> None:
         while True:
             async with self._busy:
-                await self._publish(client, self.lighting.commands(self._clock.now()))
+                await self._publish(publisher, self.lighting.commands(self._clock.now()))
             await self._clock.sleep(self.settings.site.tick_s)
 
-    async def _handle(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+    async def _handle(self, publisher: Publisher, topic: str, payload: bytes) -> None:
         now_s = self._clock.now()
         target = self.lighting.topics.parse_override(topic)
         if target is not None:
-            await self._handle_override(client, target, topic, payload, now_s)
+            await self._handle_override(publisher, target, topic, payload, now_s)
             return
         devices = self.settings.site.devices
         result = decode_native(self.lighting.topics, devices, topic, payload, now_s)
         if isinstance(result, Rejection):
-            await self._reject(client, topic, payload, result)
+            await self._reject(publisher, topic, payload, result)
             return
         if self._sequences.is_repeat(result.device_id, result.payload.seq):
             self.stats["duplicates"] += 1
@@ -188,10 +203,10 @@ class Daemon:
         self.stats[f"accepted_{result.kind}"] += 1
         if self.lighting.accept(result):
             _log_presence(result)
-            await self._publish(client, self.lighting.commands(now_s))
+            await self._publish(publisher, self.lighting.commands(now_s))
 
     async def _handle_override(
-        self, client: aiomqtt.Client, target: str, topic: str, payload: bytes, now_s: float
+        self, publisher: Publisher, target: str, topic: str, payload: bytes, now_s: float
     ) -> None:
         try:
             message = OverrideMessage.model_validate_json(payload)
@@ -199,17 +214,17 @@ class Daemon:
             detail = "; ".join(
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
             )
-            await self._reject(client, topic, payload, Rejection("invalid_override", detail))
+            await self._reject(publisher, topic, payload, Rejection("invalid_override", detail))
             return
         problem = self.lighting.override(target, message, now_s)
         if problem is not None:
-            await self._reject(client, topic, payload, Rejection("invalid_override", problem))
+            await self._reject(publisher, topic, payload, Rejection("invalid_override", problem))
             return
         event(log, logging.INFO, "override applied", target=target, **message.model_dump())
-        await self._publish(client, self.lighting.commands(now_s))
+        await self._publish(publisher, self.lighting.commands(now_s))
 
     async def _reject(
-        self, client: aiomqtt.Client, topic: str, payload: bytes, rejection: Rejection
+        self, publisher: Publisher, topic: str, payload: bytes, rejection: Rejection
     ) -> None:
         self.stats[f"rejected_{rejection.reason}"] += 1
         event(
@@ -226,11 +241,9 @@ class Daemon:
             "detail": rejection.detail,
             "payload_base64": b64encode(payload).decode("ascii"),
         }
-        await client.publish(self.lighting.topics.deadletter, json.dumps(letter), qos=1)
+        await publisher.publish(self.lighting.topics.deadletter, json.dumps(letter), qos=1)
 
-    async def _publish(self, client: aiomqtt.Client, commands: list[Outgoing]) -> None:
-        """Hand every command to the client at once, then wait for all acknowledgements:
-        one round trip for a presence raise, not one per lamp."""
+    async def _publish(self, publisher: Publisher, commands: list[Outgoing]) -> None:
         for out in commands:
             event(
                 log,
@@ -240,12 +253,7 @@ class Daemon:
                 level=out.command.level,
                 reason=out.command.reason,
             )
-        await asyncio.gather(
-            *(
-                client.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
-                for out in commands
-            )
-        )
+            await publisher.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
         self.stats["commands"] += len(commands)
 
     async def _wait_stopping(self, seconds: float) -> None:
