@@ -1,10 +1,18 @@
-"""The embedded broker (amqtt) for the demo and for machines without mosquitto."""
+"""The embedded broker (amqtt) for the demo and for machines without mosquitto.
 
+It runs in a process of its own, as mosquitto would: the broker's work does not queue behind
+the caller's event loop, and a second core can carry it.
+"""
+
+import asyncio
 import logging
+import multiprocessing
 import socket
+from multiprocessing.synchronize import Event
 from types import TracebackType
 
-from amqtt.broker import Broker
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -16,30 +24,46 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedBroker:
-    """`async with EmbeddedBroker() as url:` runs a loopback MQTT broker for the block."""
+    """`with EmbeddedBroker() as url:` (or `async with`) runs a loopback MQTT broker."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
-        self._broker: Broker | None = None
+        context = multiprocessing.get_context("spawn")  # a clean interpreter, no inherited loop
+        self._ready = context.Event()
+        self._process = context.Process(
+            target=_serve, args=(host, self.port, self._ready), name="luciole-broker", daemon=True
+        )
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
-    async def __aenter__(self) -> str:
-        # amqtt warns about undelivered messages at every shutdown: noise to an operator.
-        logging.getLogger("amqtt").setLevel(logging.ERROR)
-        self._broker = Broker(
-            {
-                "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-                "plugins": {
-                    "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
-                },
-            }
-        )
-        await self._broker.start()
+    def start(self) -> str:
+        self._process.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"the embedded broker did not start on {self.host}:{self.port}")
         return self.url
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(STOP_TIMEOUT_S)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> str:
+        return await asyncio.to_thread(self.start)
 
     async def __aexit__(
         self,
@@ -47,6 +71,27 @@ class EmbeddedBroker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._broker is not None:
-            await self._broker.shutdown()
-            self._broker = None
+        await asyncio.to_thread(self.stop)
+
+
+def _serve(host: str, port: int, ready: Event) -> None:
+    """The broker process: serve until terminated."""
+    # amqtt warns about undelivered messages at every shutdown: noise to an operator.
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(_broker(host, port, ready))
+
+
+async def _broker(host: str, port: int, ready: Event) -> None:
+    from amqtt.broker import Broker  # noqa: PLC0415  (only the broker process needs it)
+
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+    )
+    await broker.start()
+    ready.set()
+    await asyncio.Event().wait()  # until the parent terminates this process

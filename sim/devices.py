@@ -21,7 +21,7 @@ from sim.sensors import Outgoing
 log = logging.getLogger(__name__)
 
 # aiomqtt warns above ten unacknowledged publishes; stay under it.
-_IN_FLIGHT = 10
+_IN_FLIGHT = 200
 
 
 class Outbox:

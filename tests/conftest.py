@@ -1,6 +1,5 @@
 """Shared fixtures: a real MQTT broker for the session (mosquitto when installed)."""
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -112,27 +111,42 @@ def _copy_log(process: subprocess.Popen[bytes], path: Path, running: threading.E
     running.set()  # exited: let the waiter look at the process
 
 
+class Embedded:
+    """The embedded broker on a fixed port, restartable like `Mosquitto` (a new process each
+    start, since a process runs once)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._broker: EmbeddedBroker | None = None
+
+    @property
+    def info(self) -> BrokerInfo:
+        return BrokerInfo("127.0.0.1", self.port, "amqtt")
+
+    def start(self) -> None:
+        self._broker = EmbeddedBroker(port=self.port)
+        self._broker.start()
+
+    def stop(self) -> None:
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
+
+
+def new_broker(workdir: Path) -> "Mosquitto | Embedded":
+    """A stopped broker of the kind this session uses (mosquitto when installed)."""
+    binary = mosquitto_path()
+    return Mosquitto(binary, workdir) if binary else Embedded()
+
+
 def _start_embedded() -> Iterator[BrokerInfo]:
-    """amqtt in its own thread and event loop, so every test's loop can use it."""
-    broker = EmbeddedBroker()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with broker:
-            started.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    if not started.wait(BROKER_START_TIMEOUT_S):
-        raise RuntimeError("embedded broker did not start")
+    """amqtt in a process of its own, as the demo runs it."""
+    broker = Embedded()
+    broker.start()
     try:
-        yield BrokerInfo(broker.host, broker.port, "amqtt")
+        yield broker.info
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
+        broker.stop()
 
 
 @pytest.fixture(scope="session")
