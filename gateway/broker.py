@@ -7,6 +7,7 @@ the caller's event loop, and a second core can carry it.
 import asyncio
 import logging
 import multiprocessing
+import signal
 import socket
 from multiprocessing.synchronize import Event
 from types import TracebackType
@@ -76,6 +77,9 @@ class EmbeddedBroker:
 
 def _serve(host: str, port: int, ready: Event) -> None:
     """The broker process: serve until terminated."""
+    # Ctrl-C reaches the whole process group; the parent decides when the broker stops, so
+    # that its clients can disconnect cleanly first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # amqtt warns about undelivered messages at every shutdown: noise to an operator.
     logging.basicConfig(level=logging.ERROR)
     asyncio.run(_broker(host, port, ready))
