@@ -1,0 +1,76 @@
+"""What every wire-format decoder produces, and how it refuses.
+
+A decoder turns one MQTT message into `Decoded` records: measurements addressed by the id the
+sender uses on the network (a devEUI, a SenML name, a wireless M-Bus id, our own device id).
+The registry lookup, de-duplication and normalisation (cumulative counters to deltas, distance
+to fill ratio, meter rollover) happen after decoding, where the device's settings are known.
+A decoder never raises anything but `DecodeError`.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["pedestrian", "bin", "water"]
+
+# The value names a decoder may use, per kind, with units in the names.
+VALUE_KEYS: Mapping[Kind, frozenset[str]] = {
+    # count: walkers in period_s (0: one event); count_in/count_out by direction;
+    # total/total_in/total_out: the device's cumulative counters (turned into deltas later).
+    "pedestrian": frozenset(
+        {
+            "count",
+            "count_in",
+            "count_out",
+            "period_s",
+            "direction",
+            "total",
+            "total_in",
+            "total_out",
+        }
+    ),
+    "bin": frozenset(
+        {"distance_mm", "fill_ratio", "temperature_c", "tilt", "alarms", "battery_pct"}
+    ),
+    "water": frozenset({"total_m3", "flow_m3h", "backflow_m3", "alarms", "battery_pct"}),
+}
+
+# One vocabulary for alarms, whatever the vendor calls them.
+ALARMS: Mapping[Kind, frozenset[str]] = {
+    "pedestrian": frozenset(),
+    "bin": frozenset({"tilt", "fire", "low_battery", "sensor_error", "full"}),
+    "water": frozenset(
+        {
+            "leak",
+            "burst",
+            "backflow",
+            "tamper",
+            "dry",
+            "low_battery",
+            "meter_error",
+            "frost",
+            "overflow",
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One measurement of one device, as the sender addressed it."""
+
+    network_id: str
+    kind: Kind
+    ts_s: float | None
+    values: Mapping[str, object]
+    dedup_key: str | None = None  # the same key twice means the same uplink (drop the second)
+    source: str = field(default="", compare=False)  # which decoder made it, for metrics
+
+
+class DecodeError(Exception):
+    """A message that cannot be decoded: `reason` for counters, `detail` for the operator."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,93 @@
+"""Normalisation: counters to deltas, distance to fill, meter indexes through rollovers."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controllers.settings.site import Device
+from gateway.formats.base import Decoded, Kind
+from gateway.readings import BinReading, Normaliser, PedestrianReading, WaterReading
+
+COUNTER = Device(kind="pedestrian", segment="s1")
+BIN = Device(kind="bin", segment="s2", empty_distance_mm=1200, full_distance_mm=200)
+METER = Device(kind="water", segment="s3")
+
+
+def _decoded(kind: Kind, **values: object) -> Decoded:
+    return Decoded(network_id="n", kind=kind, ts_s=1000.0, values=values)
+
+
+def _counts(normaliser: Normaliser, **values: object) -> list[tuple[int, str | None, bool]]:
+    out = normaliser.readings("c", COUNTER, _decoded("pedestrian", **values), 0.0)
+    assert all(isinstance(r, PedestrianReading) for r in out)
+    return [(r.count, r.direction, r.counter_reset) for r in out]  # type: ignore[union-attr]
+
+
+def test_period_counts_by_direction_become_readings() -> None:
+    """count_in/count_out are walkers forward and backward in the period."""
+    got = _counts(Normaliser(), count_in=3, count_out=1, period_s=60)
+    assert got == [(3, "forward", False), (1, "backward", False)]
+
+
+def test_first_total_is_a_baseline_then_deltas() -> None:
+    """A cumulative total yields nothing the first time, then the difference."""
+    normaliser = Normaliser()
+    assert _counts(normaliser, total_in=100) == []
+    assert _counts(normaliser, total_in=107) == [(7, "forward", False)]
+    assert _counts(normaliser, total_in=107) == [(0, "forward", False)]
+
+
+def test_total_that_wraps_at_16_bits_counts_across_the_wrap() -> None:
+    """65530 then 4 on a 16-bit counter is 10 walkers, not a reset."""
+    normaliser = Normaliser()
+    _counts(normaliser, total=65_530)
+    assert _counts(normaliser, total=4) == [(10, None, False)]
+
+
+def test_total_that_drops_mid_range_is_a_reset() -> None:
+    """A counter that restarts (power cycle) counts from zero: its new total is new walkers."""
+    normaliser = Normaliser()
+    _counts(normaliser, total=5_000)
+    assert _counts(normaliser, total=3) == [(3, None, True)]
+
+
+def test_bin_fill_comes_from_geometry() -> None:
+    """Half-way between the empty and full distances is half full; beyond is clamped."""
+    normaliser = Normaliser()
+    (half,) = normaliser.readings("b", BIN, _decoded("bin", distance_mm=700), 0.0)
+    (over,) = normaliser.readings("b", BIN, _decoded("bin", distance_mm=50), 0.0)
+    assert isinstance(half, BinReading) and half.fill_ratio == pytest.approx(0.5)
+    assert isinstance(over, BinReading) and over.fill_ratio == 1.0
+
+
+def _water(normaliser: Normaliser, total_m3: float) -> WaterReading:
+    (reading,) = normaliser.readings("w", METER, _decoded("water", total_m3=total_m3), 0.0)
+    assert isinstance(reading, WaterReading)
+    return reading
+
+
+def test_meter_index_rollover_keeps_the_delta() -> None:
+    """99 999.5 m³ then 0.5 m³ on a five-digit register is 1 m³ used, flagged as a rollover."""
+    normaliser = Normaliser()
+    _water(normaliser, 99_999.5)
+    after = _water(normaliser, 0.5)
+    assert after.event == "rollover"
+    assert after.delta_m3 == pytest.approx(1.0)
+
+
+def test_meter_replacement_starts_a_new_baseline() -> None:
+    """An index that falls mid-range is a new meter: no delta, flagged for the operator."""
+    normaliser = Normaliser()
+    _water(normaliser, 1234.5)
+    replaced = _water(normaliser, 3.2)
+    assert replaced.event == "meter_replaced" and replaced.delta_m3 is None
+    assert _water(normaliser, 3.7).delta_m3 == pytest.approx(0.5)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**32 - 1), min_size=1, max_size=30))
+def test_counter_deltas_are_never_negative(totals: list[int]) -> None:
+    """Whatever a counter reports, the walkers it yields are never negative."""
+    normaliser = Normaliser()
+    for total in totals:
+        for count, _, _ in _counts(normaliser, total=total):
+            assert count >= 0
