@@ -67,12 +67,27 @@ class Segment(BaseModel):
     lighting_class: LightingClass = "P4"
 
 
+class Source(BaseModel):
+    """Where third-party uplinks arrive: an MQTT topic filter, its format and, for LoRaWAN
+    devices whose network server forwards bytes, the byte codec of the device model."""
+
+    model_config = STRICT
+    topic: str = Field(min_length=1, pattern=r"^[^#+]*(\+[^#+]*)*#?$")
+    format: str
+    codec: str | None = None
+
+
 class Device(BaseModel):
-    """A registered sensor: only registered devices may write, and only for their segment."""
+    """A registered sensor: only registered devices may write, and only for their segment.
+
+    `network_ids` are the ids the device uses on the network (a devEUI, a SenML name, a
+    wireless M-Bus id); a native device writes under its own id.
+    """
 
     model_config = STRICT
     kind: DeviceKind
     segment: Identifier
+    network_ids: list[str] = []
     empty_distance_mm: float | None = Field(default=None, gt=0)
     full_distance_mm: float | None = Field(default=None, ge=0)
 
@@ -93,6 +108,7 @@ class SiteConfig(BaseModel):
     policy: str = Field(default="policy.yaml", description="policy file, relative to this file")
     tick_s: PositiveSeconds = 1.0
     segments: list[Segment] = Field(min_length=1)
+    sources: list[Source] = []
     devices: dict[Identifier, Device] = {}
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -114,6 +130,7 @@ class SiteConfig(BaseModel):
                     )
                 )
             seen_places.setdefault(place, segment.id)
+        found += self._network_id_clashes()
         for device_id, device in self.devices.items():
             if device.segment not in seen_ids:
                 found.append(
@@ -122,4 +139,17 @@ class SiteConfig(BaseModel):
                         f"unknown segment {device.segment!r}; add it under segments: or fix it",
                     )
                 )
+        return found
+
+    def _network_id_clashes(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """A network id may belong to one device only: a device cannot write for another."""
+        owner: dict[str, str] = {}
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        for device_id, device in self.devices.items():
+            for index, network_id in enumerate(device.network_ids):
+                key = network_id.lower()
+                if key in owner:
+                    message = f"{network_id!r} already belongs to device {owner[key]!r}"
+                    found.append((("devices", device_id, "network_ids", index), message))
+                owner.setdefault(key, device_id)
         return found

@@ -13,22 +13,14 @@ import aiomqtt
 import pytest
 
 from controllers.schedule import AstronomicalClock
+from sim.places import midnight_longitude
 from tests.conftest import BrokerInfo
 
 TIMEOUT_S = 15.0
 
 
-def dark_place(now_s: float) -> tuple[float, str]:
-    """A longitude (and matching fixed-offset zone) where it is the middle of the night now."""
-    utc_hour = (now_s % 86400) / 3600
-    offset_h = round((24 - utc_hour) % 24)  # local solar midnight is where UTC+offset reads 00:00
-    offset_h = offset_h - 24 if offset_h > 12 else offset_h
-    zone = "UTC" if offset_h == 0 else f"Etc/GMT{-offset_h:+d}"  # Etc/ signs are inverted
-    return offset_h * 15.0, zone
-
-
 def write_site(folder: Path, broker: BrokerInfo, site_id: str, night_level: str) -> Path:
-    longitude, zone = dark_place(time.time())
+    longitude, zone = midnight_longitude(time.time())
     assert AstronomicalClock(0.0, longitude, zone).is_lit(time.time(), 0, 0), "test needs night"
     segments = "\n".join(
         f"  - {{id: s{i}, street: main, order: {i}, length_m: 30, rated_power_w: 40}}"
