@@ -201,6 +201,11 @@ async def _demo_night(settings: Settings, args: argparse.Namespace) -> None:
         date=args.date,
         live=not args.no_live,
     )
+    # The demo's spool goes with its other output, not beside the site file.
+    spool_path = str((args.out / "spool.db").resolve())
+    settings = dataclasses.replace(
+        settings, site=settings.site.model_copy(update={"spool_path": spool_path})
+    )
     if args.broker:
         demo = _on_broker(settings, args.broker)
         result = await run_demo(demo.site, demo.policy, options, _gateway_starter(demo))

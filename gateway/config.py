@@ -21,6 +21,11 @@ class Settings:
     site_path: Path
     policy_path: Path
 
+    @property
+    def spool_path(self) -> Path:
+        """The spool file, relative to the site file unless absolute."""
+        return self.site_path.parent / self.site.spool_path
+
 
 def load_settings(site_path: Path) -> Settings:
     """The site file and the policy file it names; ConfigError says what is wrong and where."""

@@ -6,6 +6,7 @@ finish (they hold `_busy`), then cancel the tasks and await them, then disconnec
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -18,11 +19,14 @@ from pydantic import ValidationError
 
 from controllers.settings import ConfigError
 from gateway.clock import Clock
+from gateway.committer import Committer
 from gateway.config import Settings
-from gateway.ingest import Reading, RecentSequences, Rejection, decode_native
+from gateway.ingest import Rejection
+from gateway.intake import Duplicate, Intake
 from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
 from gateway.publisher import Publisher
+from gateway.spool import Spool, Spooled
 from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS, OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
@@ -49,7 +53,8 @@ class Daemon:
         self._clock = clock
         self._reload = reload
         self._rng = rng or random.Random()
-        self._sequences = RecentSequences()
+        self.intake = Intake(settings.site)
+        self.spool = Spool(settings.spool_path)
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -134,6 +139,9 @@ class Daemon:
         )
         # Commands are published together (see _publish); many pending is normal, not a warning.
         client.pending_calls_threshold = PENDING_CALLS_WARNING
+        # Ack a message only once its readings are committed (see Committer). aiomqtt has no
+        # switch for this yet; paho's is set on the wrapped client before it connects.
+        client._client.manual_ack_set(True)
         return client
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -149,9 +157,11 @@ class Daemon:
         )
         self.lighting.resend_all()
         publisher = Publisher(client)
+        committer = Committer(self.spool)
         tasks = [
-            asyncio.create_task(self._receive(client, publisher), name="receive"),
+            asyncio.create_task(self._receive(client, publisher, committer), name="receive"),
             asyncio.create_task(self._tick(publisher), name="tick"),
+            asyncio.create_task(committer.run(), name="commit"),
         ]
         stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
         try:
@@ -160,6 +170,7 @@ class Daemon:
                 for task in [*tasks, stopping]:
                     task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
+            await committer.flush()  # what was received is stored and acked before leaving
             missing = await publisher.drain(DRAIN_TIMEOUT_S)
             if missing:
                 event(
@@ -175,10 +186,15 @@ class Daemon:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
-    async def _receive(self, client: aiomqtt.Client, publisher: Publisher) -> None:
+    async def _receive(
+        self, client: aiomqtt.Client, publisher: Publisher, committer: Committer
+    ) -> None:
+        paho = client._client
         async for message in client.messages:
             async with self._busy:
-                await self._handle(publisher, str(message.topic), _payload_bytes(message.payload))
+                payload = _payload_bytes(message.payload)
+                stored = await self._handle(publisher, str(message.topic), payload)
+            committer.add(stored, functools.partial(paho.ack, message.mid, message.qos))
 
     async def _tick(self, publisher: Publisher) -> None:
         while True:
@@ -186,24 +202,26 @@ class Daemon:
                 await self._publish(publisher, self.lighting.commands(self._clock.now()))
             await self._clock.sleep(self.settings.site.tick_s)
 
-    async def _handle(self, publisher: Publisher, topic: str, payload: bytes) -> None:
+    async def _handle(self, publisher: Publisher, topic: str, payload: bytes) -> list[Spooled]:
+        """Act on one message; the readings it yielded, to be stored before the ack."""
         now_s = self._clock.now()
         target = self.lighting.topics.parse_override(topic)
         if target is not None:
             await self._handle_override(publisher, target, topic, payload, now_s)
-            return
-        devices = self.settings.site.devices
-        result = decode_native(self.lighting.topics, devices, topic, payload, now_s)
+            return []
+        result = self.intake.message(topic, payload, now_s)
         if isinstance(result, Rejection):
             await self._reject(publisher, topic, payload, result)
-            return
-        if self._sequences.is_repeat(result.device_id, result.payload.seq):
+            return []
+        if isinstance(result, Duplicate):
             self.stats["duplicates"] += 1
-            return
-        self.stats[f"accepted_{result.kind}"] += 1
-        if self.lighting.accept(result):
-            _log_presence(result)
+            return []
+        self.stats["accepted"] += 1
+        raised = [self.lighting.accept(reading, now_s) for reading in result.readings]
+        if any(raised):
+            event(log, logging.DEBUG, "presence", device=result.device_id)
             await self._publish(publisher, self.lighting.commands(now_s))
+        return result.spooled
 
     async def _handle_override(
         self, publisher: Publisher, target: str, topic: str, payload: bytes, now_s: float
@@ -265,7 +283,3 @@ def _payload_bytes(payload: object) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     return b"" if payload is None else str(payload).encode("utf-8")
-
-
-def _log_presence(reading: Reading) -> None:
-    event(log, logging.DEBUG, "presence", device=reading.device_id, segment=reading.segment)

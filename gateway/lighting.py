@@ -14,9 +14,9 @@ from controllers.engine import REASON_NAMES, Engine
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
 from controllers.topology import IntArray, topology_from_site
-from gateway.ingest import Reading
+from gateway.readings import PedestrianReading, Reading
 from gateway.topics import Topics
-from gateway.wire import LampCommand, OverrideMessage, PedestrianPayload
+from gateway.wire import LampCommand, OverrideMessage
 
 _DIRECTION = {"forward": 1, "backward": -1, None: 0}
 
@@ -50,15 +50,18 @@ class Lighting:
     def replace_policy(self, policy: Policy) -> None:
         self.engine.replace_policy(policy)
 
-    def accept(self, reading: Reading) -> bool:
-        """Feed one reading; True when it raised presence (commands should go out now)."""
+    def accept(self, reading: Reading, received_s: float) -> bool:
+        """Feed one reading; True when it raised presence (commands should go out now).
+
+        Presence counts from when the gateway heard it, not from the device's clock, which
+        may be skewed or, for a counter's period total, minutes old.
+        """
         segment = self._indices([reading.segment])
-        payload = reading.payload
-        if isinstance(payload, PedestrianPayload) and payload.count > 0:
-            direction = np.array([_DIRECTION[payload.direction]])
-            self.engine.detect(segment, direction, reading.received_s)
+        if isinstance(reading, PedestrianReading) and reading.count > 0:
+            direction = np.array([_DIRECTION[reading.direction]])
+            self.engine.detect(segment, direction, received_s)
             return True
-        self.engine.seen(segment, reading.received_s)
+        self.engine.seen(segment, received_s)
         return False
 
     def override(self, target: str, message: OverrideMessage, now_s: float) -> str | None:

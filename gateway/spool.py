@@ -2,9 +2,10 @@
 
 SQLite in WAL mode with `synchronous=FULL`: a committed reading survives `kill -9` and a power
 cut. Each reading carries the key that identifies its uplink (a device's sequence number, a
-LoRaWAN deduplication id); a UNIQUE index makes a redelivered message (acked too late, before
-a crash) a no-op instead of a duplicate. The storage writer reads unwritten rows in id order and
-marks them written; with no database configured, the rows are the local history.
+LoRaWAN deduplication id) and its place in it; a UNIQUE index makes a redelivered message
+(acked too late, before a crash) a no-op instead of a duplicate. The storage writer reads
+unwritten rows in id order and marks them written; with no database configured, the rows are
+the local history.
 
 Blocking calls: the daemon runs them in a worker thread (`asyncio.to_thread`), one at a time.
 """
@@ -25,20 +26,23 @@ CREATE TABLE IF NOT EXISTS readings (
     kind TEXT NOT NULL,
     device_id TEXT NOT NULL,
     uplink TEXT,
+    ordinal INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
     written INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS readings_uplink ON readings (device_id, kind, uplink, ts_s);
+CREATE UNIQUE INDEX IF NOT EXISTS readings_uplink ON readings (device_id, uplink, ordinal);
 CREATE INDEX IF NOT EXISTS readings_unwritten ON readings (written, id);
 """
 
 
 @dataclass(frozen=True)
 class Spooled:
-    """One reading to store, with the key of the uplink it came from (None: no key known)."""
+    """One reading to store, with the key of the uplink it came from (None: no key known) and
+    its place among that uplink's readings (a frame may carry several)."""
 
     reading: Reading
     uplink: str | None
+    ordinal: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class Spool:
                 _kind(item.reading),
                 item.reading.device_id,
                 item.uplink,
+                item.ordinal,
                 item.reading.model_dump_json(),
             )
             for item in items
@@ -82,8 +87,8 @@ class Spool:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO readings (ts_s, kind, device_id, uplink, body) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO readings "
+                    "(ts_s, kind, device_id, uplink, ordinal, body) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 self._db.execute("COMMIT")

@@ -31,6 +31,7 @@ def write_site(folder: Path, broker: BrokerInfo, site_id: str, night_level: str)
         f"broker: {{url: '{broker.url}', client_id: gw-{site_id}}}\n"
         f"segments:\n{segments}\n"
         "devices:\n  counter-2: {kind: pedestrian, segment: s2}\n"
+        "  meter-1: {kind: water, segment: s4}\n"
     )
     write_policy(folder, night_level)
     return folder / "site.yaml"

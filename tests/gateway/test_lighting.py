@@ -7,9 +7,9 @@ import pytest
 
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
-from gateway.ingest import Reading
 from gateway.lighting import Lighting, Outgoing
-from gateway.wire import BinPayload, OverrideMessage, PedestrianPayload
+from gateway.readings import BinReading, PedestrianReading
+from gateway.wire import OverrideMessage
 
 PARIS = ZoneInfo("Europe/Paris")
 NIGHT = datetime(2026, 11, 10, 23, 0, tzinfo=PARIS).timestamp()
@@ -67,9 +67,15 @@ def by_segment(out: list[Outgoing]) -> dict[str, Outgoing]:
     return {o.segment: o for o in out}
 
 
-def walker(count: int = 1, direction: str | None = "forward", at_s: float = NIGHT) -> Reading:
-    payload = PedestrianPayload(count=count, direction=direction)  # type: ignore[arg-type]
-    return Reading("ped-1", "pedestrian", "a-2", payload, at_s)
+def walker(count: int = 1, direction: str | None = "forward") -> PedestrianReading:
+    return PedestrianReading(
+        device_id="ped-1",
+        segment="a-2",
+        ts_s=NIGHT,
+        count=count,
+        period_s=0,
+        direction=direction,  # type: ignore[arg-type]
+    )
 
 
 def test_first_commands_send_every_segment(lighting: Lighting) -> None:
@@ -94,7 +100,7 @@ def test_unchanged_levels_wait_for_the_refresh(lighting: Lighting) -> None:
 def test_presence_reading_raises_segments_with_reason_presence(lighting: Lighting) -> None:
     """A walker returns True and the next commands raise their segment and the two ahead."""
     lighting.commands(NIGHT)
-    assert lighting.accept(walker(at_s=NIGHT + 5)) is True
+    assert lighting.accept(walker(), NIGHT + 5) is True
     out = by_segment(lighting.commands(NIGHT + 5))
     assert set(out) == {"a-2", "a-3", "a-4"}
     for o in out.values():
@@ -104,7 +110,7 @@ def test_presence_reading_raises_segments_with_reason_presence(lighting: Lightin
 def test_presence_ends_with_a_slow_fall_to_the_night_level(lighting: Lighting) -> None:
     """After hold_s the raised segments get the night level with ramp_down_s."""
     lighting.commands(NIGHT)
-    lighting.accept(walker(direction="backward", at_s=NIGHT))
+    lighting.accept(walker(direction="backward"), NIGHT)
     assert set(by_segment(lighting.commands(NIGHT))) == {"a-1", "a-2"}
     assert lighting.commands(NIGHT + 59) == []
     out = by_segment(lighting.commands(NIGHT + 60))
@@ -116,9 +122,9 @@ def test_presence_ends_with_a_slow_fall_to_the_night_level(lighting: Lighting) -
 def test_reading_without_presence_returns_false(lighting: Lighting) -> None:
     """A zero count or a bin reading does not raise anything."""
     lighting.commands(NIGHT)
-    assert lighting.accept(walker(count=0)) is False
-    bin_reading = Reading("bin-1", "bin", "b-1", BinPayload(fill_ratio=0.5), NIGHT)
-    assert lighting.accept(bin_reading) is False
+    assert lighting.accept(walker(count=0), NIGHT) is False
+    bin_reading = BinReading(device_id="bin-1", segment="b-1", ts_s=NIGHT, fill_ratio=0.5)
+    assert lighting.accept(bin_reading, NIGHT) is False
     assert lighting.commands(NIGHT + 1) == []
 
 
@@ -126,7 +132,7 @@ def test_presence_by_day_sends_nothing(lighting: Lighting) -> None:
     """A walker at noon returns True but every lamp stays off."""
     first = lighting.commands(NOON)
     assert {o.command.level for o in first} == {0.0}
-    assert lighting.accept(walker(at_s=NOON)) is True
+    assert lighting.accept(walker(), NOON) is True
     assert lighting.commands(NOON) == []
 
 

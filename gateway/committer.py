@@ -1,0 +1,54 @@
+"""Group commit: readings go to the spool in batches, and only then are their messages acked.
+
+One fsync per message would cap ingestion at the disk's sync rate; one per batch (up to
+`max_batch` messages, or whatever arrived while the previous commit ran) keeps the guarantee,
+since no message is acknowledged before the commit that holds its readings returned.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+from gateway.spool import Spool, Spooled
+
+MAX_BATCH = 500
+
+
+class Committer:
+    """Collects (readings, ack) per message; `run()` commits and acks, batch after batch."""
+
+    def __init__(self, spool: Spool, max_batch: int = MAX_BATCH) -> None:
+        self._spool = spool
+        self._max_batch = max_batch
+        self._pending: list[tuple[list[Spooled], Callable[[], object]]] = []
+        self._arrived = asyncio.Event()
+        self.committed_rows = 0
+        self.batches = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    def add(self, items: list[Spooled], ack: Callable[[], object]) -> None:
+        """Queue one message's readings (possibly none: a rejection is acked after it too)."""
+        self._pending.append((items, ack))
+        self._arrived.set()
+
+    async def run(self) -> None:
+        """Until cancelled: commit what is pending, then ack it."""
+        while True:
+            await self._arrived.wait()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Commit and ack everything pending now (also used on shutdown)."""
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: len(batch)]
+            if not self._pending:
+                self._arrived.clear()
+            items = [item for message_items, _ in batch for item in message_items]
+            if items:
+                self.committed_rows += await asyncio.to_thread(self._spool.append, items)
+            self.batches += 1
+            for _, ack in batch:
+                ack()
