@@ -202,10 +202,9 @@ async def _demo_night(settings: Settings, args: argparse.Namespace) -> None:
         live=not args.no_live,
     )
     # The demo's spool goes with its other output, not beside the site file.
-    spool_path = str((args.out / "spool.db").resolve())
-    settings = dataclasses.replace(
-        settings, site=settings.site.model_copy(update={"spool_path": spool_path})
-    )
+    out = args.out.resolve()
+    files = {"spool_path": str(out / "spool.db"), "deadletter_path": str(out / "deadletter.jsonl")}
+    settings = dataclasses.replace(settings, site=settings.site.model_copy(update=files))
     if args.broker:
         demo = _on_broker(settings, args.broker)
         result = await run_demo(demo.site, demo.policy, options, _gateway_starter(demo))

@@ -26,6 +26,10 @@ class Settings:
         """The spool file, relative to the site file unless absolute."""
         return self.site_path.parent / self.site.spool_path
 
+    @property
+    def deadletter_path(self) -> Path:
+        return self.site_path.parent / self.site.deadletter_path
+
 
 def load_settings(site_path: Path) -> Settings:
     """The site file and the policy file it names; ConfigError says what is wrong and where."""

@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 import random
-from base64 import b64encode
 from collections import Counter
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ from controllers.settings import ConfigError
 from gateway.clock import Clock
 from gateway.committer import Committer
 from gateway.config import Settings
+from gateway.deadletter import DeadLetterFile, letter
 from gateway.ingest import Rejection
 from gateway.intake import Duplicate, Intake
 from gateway.lighting import Lighting, Outgoing
@@ -55,6 +55,7 @@ class Daemon:
         self._rng = rng or random.Random()
         self.intake = Intake(settings.site)
         self.spool = Spool(settings.spool_path)
+        self.deadletters = DeadLetterFile(settings.deadletter_path)
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -244,6 +245,7 @@ class Daemon:
     async def _reject(
         self, publisher: Publisher, topic: str, payload: bytes, rejection: Rejection
     ) -> None:
+        """Count it, log it, keep it in the dead-letter file and send it to the topic."""
         self.stats[f"rejected_{rejection.reason}"] += 1
         event(
             log,
@@ -253,13 +255,9 @@ class Daemon:
             reason=rejection.reason,
             detail=rejection.detail,
         )
-        letter = {
-            "topic": topic,
-            "reason": rejection.reason,
-            "detail": rejection.detail,
-            "payload_base64": b64encode(payload).decode("ascii"),
-        }
-        await publisher.publish(self.lighting.topics.deadletter, json.dumps(letter), qos=1)
+        record = letter(topic, rejection.reason, rejection.detail, payload, self._clock.now())
+        await asyncio.to_thread(self.deadletters.write, record)
+        await publisher.publish(self.lighting.topics.deadletter, json.dumps(record), qos=1)
 
     async def _publish(self, publisher: Publisher, commands: list[Outgoing]) -> None:
         for out in commands:

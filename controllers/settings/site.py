@@ -108,6 +108,9 @@ class SiteConfig(BaseModel):
     policy: str = Field(default="policy.yaml", description="policy file, relative to this file")
     tick_s: PositiveSeconds = 1.0
     spool_path: str = Field(default="spool/luciole.db", description="relative to this file")
+    deadletter_path: str = Field(
+        default="spool/deadletter.jsonl", description="refused messages; relative to this file"
+    )
     segments: list[Segment] = Field(min_length=1)
     sources: list[Source] = []
     devices: dict[Identifier, Device] = {}

@@ -64,6 +64,8 @@ async def test_rejected_message_goes_to_deadletter(
             await lamps.until(lambda: len(lamps.deadletters) == 2)
             reasons = [d["reason"] for d in lamps.deadletters]
             assert reasons == ["bad_json", "unknown_device"]
+            kept = (tmp_path / "spool" / "deadletter.jsonl").read_text().splitlines()
+            assert [json.loads(line)["payload"] for line in kept] == ["{not json", '{"count": 1}']
             presence = json.dumps({"count": 2})
             await client.publish(f"{lamps.root}/sensor/pedestrian/counter-2", presence)
             await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
