@@ -11,7 +11,7 @@ import json
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import aiomqtt
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
 from gateway.publisher import Publisher
 from gateway.spool import Spool, Spooled
+from gateway.storage import Writer, build_writer
 from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS, OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
@@ -35,6 +36,7 @@ BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
 PENDING_CALLS_WARNING = 10_000
 DRAIN_TIMEOUT_S = 5.0
+LAST_DRAIN_S = 10.0
 
 
 class Daemon:
@@ -103,6 +105,39 @@ class Daemon:
             event(log, logging.INFO, "policy reloaded", file=str(new.policy_path))
 
     async def run(self) -> None:
+        """Serve MQTT and, when a database is configured, drain the spool into it."""
+        writer = self._writer()
+        storing = asyncio.create_task(writer.run(), name="store") if writer else None
+        try:
+            await self._mqtt()
+        finally:
+            if writer is not None and storing is not None:
+                storing.cancel()
+                await asyncio.gather(storing, return_exceptions=True)
+                await self._last_drain(writer)
+                writer.close()
+            self.spool.close()
+        event(log, logging.INFO, "stopped", **dict(self.stats))
+
+    async def _last_drain(self, writer: Writer) -> None:
+        """On the way out, store what the database can take now; the rest waits in the spool."""
+        try:
+            stored = await asyncio.wait_for(asyncio.to_thread(writer.drain_all), LAST_DRAIN_S)
+        except TimeoutError:
+            stored = 0
+        left = self.spool.stats().unwritten
+        event(log, logging.INFO, "storage stopped", stored_now=stored, left_in_spool=left)
+
+    def _writer(self) -> Writer | None:
+        def refused(reading: Mapping[str, object], why: str) -> None:
+            body = json.dumps(reading).encode()
+            self.deadletters.write(
+                letter("(storage)", "database_rejected", why, body, self._clock.now())
+            )
+
+        return build_writer(self.settings.site.influx, self.spool, refused)
+
+    async def _mqtt(self) -> None:
         """Connect, serve, and reconnect with backoff and jitter until stopped."""
         attempt = 0
         while not self._stopping.is_set():
@@ -125,7 +160,6 @@ class Daemon:
                     retry_in_s=round(delay, 2),
                 )
                 await self._wait_stopping(delay)
-        event(log, logging.INFO, "stopped", **dict(self.stats))
 
     def _client(self) -> aiomqtt.Client:
         broker = self.settings.site.broker

@@ -1,9 +1,11 @@
 """Shared fixtures: a real MQTT broker for the session (mosquitto when installed)."""
 
+import json
 import os
 import shutil
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,3 +159,63 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
         yield from _start_mosquitto(binary, tmp_path_factory.mktemp("mosquitto"))
     else:
         yield from _start_embedded()
+
+
+def victoria_path() -> str | None:
+    """victoria-metrics as Debian installs it (on PATH), or None."""
+    return shutil.which("victoria-metrics")
+
+
+class Victoria:
+    """victoria-metrics on a free port with its own data folder; restartable."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary, self.folder, self.port = binary, folder, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                f"-storageDataPath={self.folder}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        assert self.process.stderr is not None
+        for output in self.process.stderr:  # until it says it has started (or exits)
+            if b"started VictoriaMetrics" in output:
+                threading.Thread(target=self.process.stderr.read, daemon=True).start()
+                return
+        raise RuntimeError("victoria-metrics did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+    def count(self, metric: str) -> int:
+        """Samples stored for `metric`, read back through the export API."""
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).close()
+        query = f"{self.url}/api/v1/export?match[]={metric}"
+        with urllib.request.urlopen(query, timeout=10) as answer:
+            series = [json.loads(x) for x in answer.read().splitlines() if x.strip()]
+        return sum(len(s["values"]) for s in series)
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[Victoria]:
+    binary = shutil.which("victoria-metrics")
+    if binary is None:
+        pytest.skip("victoria-metrics is not installed (apt-get install victoria-metrics)")
+    server = Victoria(binary, tmp_path / "vm")
+    server.start()
+    yield server
+    server.stop()

@@ -53,6 +53,18 @@ class BrokerSettings(BaseModel):
         return int(rest.rsplit(":", 1)[1]) if ":" in rest else default
 
 
+class InfluxSettings(BaseModel):
+    """Where readings go (InfluxDB v2 write API); the token comes from the environment
+    variable named here, never from the file."""
+
+    model_config = STRICT
+    url: str = Field(pattern=r"^https?://")
+    org: str = "luciole"
+    bucket: str = "luciole"
+    token_env: str = "LUCIOLE_INFLUX_TOKEN"
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+
+
 class Segment(BaseModel):
     """A run of lamps switched together: the unit the controller commands."""
 
@@ -113,6 +125,7 @@ class SiteConfig(BaseModel):
     )
     segments: list[Segment] = Field(min_length=1)
     sources: list[Source] = []
+    influx: InfluxSettings | None = None
     devices: dict[Identifier, Device] = {}
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -19,7 +19,10 @@ from tests.conftest import BrokerInfo
 TIMEOUT_S = 15.0
 
 
-def write_site(folder: Path, broker: BrokerInfo, site_id: str, night_level: str) -> Path:
+def write_site(
+    folder: Path, broker: BrokerInfo, site_id: str, night_level: str, extra: str = ""
+) -> Path:
+    """A five-segment street where it is night now; `extra` is appended to the site file."""
     longitude, zone = midnight_longitude(time.time())
     assert AstronomicalClock(0.0, longitude, zone).is_lit(time.time(), 0, 0), "test needs night"
     segments = "\n".join(
@@ -31,7 +34,7 @@ def write_site(folder: Path, broker: BrokerInfo, site_id: str, night_level: str)
         f"broker: {{url: '{broker.url}', client_id: gw-{site_id}}}\n"
         f"segments:\n{segments}\n"
         "devices:\n  counter-2: {kind: pedestrian, segment: s2}\n"
-        "  meter-1: {kind: water, segment: s4}\n"
+        "  meter-1: {kind: water, segment: s4}\n" + extra
     )
     write_policy(folder, night_level)
     return folder / "site.yaml"
