@@ -7,7 +7,9 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from controllers.settings import ConfigError, Policy, Problem, SiteConfig
+from controllers.settings.errors import dotted
 from controllers.settings.loader import load_model, parse_yaml
+from gateway.intake import check_sources
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -33,10 +35,8 @@ class Settings:
 
 def load_settings(site_path: Path) -> Settings:
     """The site file and the policy file it names; ConfigError says what is wrong and where."""
-    site = _load(SiteConfig, site_path)
+    site = _load_site(site_path, _read(site_path))
     policy_path = site_path.parent / site.policy
-    if not policy_path.is_file():
-        raise ConfigError([_missing_policy(site_path, site.policy)])
     return Settings(site, _load(Policy, policy_path), site_path, policy_path)
 
 
@@ -46,14 +46,24 @@ def check_file(path: Path) -> list[Problem]:
         text = _read(path)
         data, _ = parse_yaml(text, str(path))
         if isinstance(data, dict) and ("segments" in data or "site" in data):
-            site = load_model(SiteConfig, text, str(path))
-            if not (path.parent / site.policy).is_file():
-                return [_missing_policy(path, site.policy)]
+            _load_site(path, text)
         else:
             load_model(Policy, text, str(path))
     except ConfigError as error:
         return error.problems
     return []
+
+
+def _load_site(path: Path, text: str) -> SiteConfig:
+    """The site model, its sources' format and codec names, and its policy file's presence."""
+    site = load_model(SiteConfig, text, str(path))
+    _, lines = parse_yaml(text, str(path))
+    problems = [Problem(str(path), _line(lines, p), dotted(p), m) for p, m in check_sources(site)]
+    if not (path.parent / site.policy).is_file():
+        problems.append(_missing_policy(path, site.policy))
+    if problems:
+        raise ConfigError(problems)
+    return site
 
 
 def _load(model: type[ModelT], path: Path) -> ModelT:
@@ -67,6 +77,10 @@ def _read(path: Path) -> str:
         raise ConfigError([Problem(str(path), None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([Problem(str(path), None, "", f"cannot read: {error}")]) from None
+
+
+def _line(lines: dict[tuple[str | int, ...], int], path: tuple[str | int, ...]) -> int | None:
+    return lines.get(path) or lines.get(path[:-1])
 
 
 def _missing_policy(site_path: Path, policy: str) -> Problem:

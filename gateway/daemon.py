@@ -21,8 +21,7 @@ from gateway.clock import Clock
 from gateway.committer import Committer
 from gateway.config import Settings
 from gateway.deadletter import DeadLetterFile, letter
-from gateway.ingest import Rejection
-from gateway.intake import Duplicate, Intake
+from gateway.intake import Duplicate, Intake, Rejection
 from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
 from gateway.publisher import Publisher
@@ -99,6 +98,7 @@ class Daemon:
                     log, logging.WARNING, "broker settings changed; restart the daemon to use them"
                 )
             self.lighting = Lighting(new.site, new.policy, self._clock.now())
+            self.intake = Intake(new.site)
             event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
         else:
             self.lighting.replace_policy(new.policy)
@@ -181,7 +181,8 @@ class Daemon:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         topics = self.lighting.topics
-        await client.subscribe([(topics.sensors, 1), (topics.overrides, 1)])
+        routes = [(route.subscription, 1) for route in self.intake.routes]
+        await client.subscribe([*routes, (topics.overrides, 1)])
         event(
             log,
             logging.INFO,

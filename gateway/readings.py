@@ -5,6 +5,7 @@ of fill, meter indexes that roll over or restart with a new meter. `Normaliser` 
 state those rules need, per device, and yields validated readings with units in the names.
 """
 
+import math
 from collections.abc import Mapping
 from typing import Literal
 
@@ -72,36 +73,48 @@ class Normaliser:
 
     def __init__(self) -> None:
         self._counters: dict[tuple[str, str], int] = {}
-        self._meters: dict[str, float] = {}
+        self._meters: dict[str, tuple[float, float]] = {}  # device → (index m³, at ts_s)
 
     def readings(
-        self, device_id: str, device: Device, decoded: Decoded, received_s: float
+        self, device_id: str, device: Device, decoded: Decoded, received_s: float, index: int = 0
     ) -> list[Reading]:
-        """The readings one decoded record yields (none for a counter's first total)."""
+        """The readings one decoded record yields (none for a counter's first total).
+
+        `index` is the record's place in its message: a counter with several lines (a VS133)
+        sends one record per line, each with its own totals.
+        """
         ts_s = decoded.ts_s if decoded.ts_s is not None else received_s
         values = decoded.values
         if decoded.kind == "pedestrian":
-            return self._pedestrian(device_id, device.segment, ts_s, values)
+            return self._pedestrian(device_id, device.segment, ts_s, values, index)
         if decoded.kind == "bin":
             return [_bin(device_id, device, ts_s, values)]
         return [self._water(device_id, device.segment, ts_s, values)]
 
     def _pedestrian(
-        self, device_id: str, segment: str, ts_s: float, values: Mapping[str, object]
+        self,
+        device_id: str,
+        segment: str,
+        ts_s: float,
+        values: Mapping[str, object],
+        index: int,
     ) -> list[Reading]:
         period_s = float(_number(values.get("period_s", 0.0)))
         out: list[Reading] = []
         counts: list[tuple[int, str | None, bool]] = []
+        # A frame with both cumulative totals and period counts counts the same walkers twice;
+        # the totals win, since they also cover uplinks that were lost.
+        has_totals = any(k in values for k in ("total", "total_in", "total_out"))
         for key, direction in (
             ("count", values.get("direction")),
             ("count_in", "forward"),
             ("count_out", "backward"),
         ):
-            if key in values:
+            if key in values and not has_totals:
                 counts.append((int(_number(values[key])), _direction(direction), False))
         for key, direction in (("total", None), ("total_in", "forward"), ("total_out", "backward")):
             if key in values:
-                delta = self._delta(device_id, key, int(_number(values[key])))
+                delta = self._delta(f"{device_id}#{index}", key, int(_number(values[key])))
                 if delta is not None:
                     counts.append((delta[0], direction, delta[1]))
         for count, direction, reset in counts:
@@ -135,10 +148,13 @@ class Normaliser:
         self, device_id: str, segment: str, ts_s: float, values: Mapping[str, object]
     ) -> WaterReading:
         total_m3 = float(_number(values["total_m3"]))
-        last = self._meters.get(device_id)
-        self._meters[device_id] = total_m3
+        last, last_ts_s = self._meters.get(device_id, (None, -math.inf))
         delta: float | None = None
         event: Literal["rollover", "meter_replaced"] | None = None
+        if ts_s < last_ts_s:
+            last = None  # a back-dated reading (a meter's hourly log): stored, not compared
+        else:
+            self._meters[device_id] = (total_m3, ts_s)
         if last is not None and total_m3 >= last:
             delta = total_m3 - last
         elif last is not None:

@@ -16,6 +16,12 @@ from gateway.broker import EmbeddedBroker, free_port
 
 BROKER_START_TIMEOUT_S = 10.0
 
+# Property tests of decoders: thousands of examples in CI, fewer on a developer's machine
+# (LUCIOLE_EXAMPLES overrides both).
+DECODER_EXAMPLES = int(
+    os.environ.get("LUCIOLE_EXAMPLES", "2000" if os.environ.get("CI") else "300")
+)
+
 
 def mosquitto_path() -> str | None:
     """mosquitto on PATH, or where Debian installs it (/usr/sbin is not always on PATH).

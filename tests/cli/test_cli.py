@@ -80,3 +80,21 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("run", "check-config", "demo"):
         assert command in result.stdout
+
+
+def test_unknown_source_format_and_codec_are_named_with_their_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sources:` must name a known format and codec; the error lists the known ones."""
+    (tmp_path / "policy.yaml").write_text("{}\n")
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site: {id: x, latitude: 0, longitude: 0}\n"
+        "segments: [{id: s, street: a, order: 1, length_m: 1, rated_power_w: 1}]\n"
+        "sources:\n"
+        "  - {topic: 'application/+/device/+/event/up', format: chirpstak, codec: vs133}\n"
+    )
+    assert main(["check-config", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert f"{site}:4: sources[0].format: unknown format 'chirpstak'; known: native," in err
+    assert f"{site}:4: sources[0].codec: unknown codec 'vs133'; known: milesight-vs133," in err

@@ -91,3 +91,33 @@ def test_counter_deltas_are_never_negative(totals: list[int]) -> None:
     for total in totals:
         for count, _, _ in _counts(normaliser, total=total):
             assert count >= 0
+
+
+def test_totals_win_over_period_counts_in_the_same_frame() -> None:
+    """A frame with both totals and period counts yields the totals' delta only."""
+    normaliser = Normaliser()
+    _counts(normaliser, total_in=10, count_in=3)
+    assert _counts(normaliser, total_in=13, count_in=3) == [(3, "forward", False)]
+
+
+def test_lines_of_one_counter_keep_their_own_totals() -> None:
+    """Records at different places in a message (a VS133's lines) are separate counters."""
+    normaliser = Normaliser()
+    for index, total in ((0, 72), (1, 5300)):
+        decoded = _decoded("pedestrian", total_in=total)
+        assert normaliser.readings("c", COUNTER, decoded, 0.0, index) == []
+    line_2 = normaliser.readings("c", COUNTER, _decoded("pedestrian", total_in=5301), 0.0, 1)
+    assert [r.count for r in line_2] == [1]  # type: ignore[union-attr]
+
+
+def test_back_dated_meter_readings_are_not_a_replacement() -> None:
+    """An hourly log older than the last index is stored without a delta or an event."""
+    normaliser = Normaliser()
+    now = Decoded(network_id="n", kind="water", ts_s=10_000.0, values={"total_m3": 6.054})
+    earlier = Decoded(network_id="n", kind="water", ts_s=6_400.0, values={"total_m3": 6.0})
+    normaliser.readings("w", METER, now, 0.0)
+    (old,) = normaliser.readings("w", METER, earlier, 0.0)
+    assert isinstance(old, WaterReading) and (old.event, old.delta_m3) == (None, None)
+    later = Decoded(network_id="n", kind="water", ts_s=13_600.0, values={"total_m3": 6.1})
+    (new,) = normaliser.readings("w", METER, later, 0.0)
+    assert isinstance(new, WaterReading) and new.delta_m3 == pytest.approx(0.046)

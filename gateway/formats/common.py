@@ -1,0 +1,324 @@
+"""What every decoder shares, implemented once: bounded strict JSON, RFC 3339 times, base64,
+devEUIs, typed field access, the checks every `Decoded` passes, and the LoRaWAN step from an
+uplink's bytes or object through the device's codec to `Decoded` (ChirpStack and TTS).
+"""
+
+# Postponed annotations and a module import: `gateway.codecs.base` imports
+# `gateway.formats.base`, so a from-import here would fail when a codec module is imported first.
+from __future__ import annotations
+
+import base64
+import json
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import gateway.codecs.base as codec_base
+from gateway.formats.base import ALARMS, VALUE_KEYS, Decoded, DecodeError, Kind
+
+if TYPE_CHECKING:
+    from gateway.formats.message import Message
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+_MAX_INT_DIGITS = 40  # larger JSON integers are refused, so every number converts to a float
+
+# A reading of each kind must carry at least one of these, or it says nothing worth storing.
+REQUIRED_ANY: Mapping[Kind, frozenset[str]] = {
+    "pedestrian": frozenset({"count", "count_in", "count_out", "total", "total_in", "total_out"}),
+    "bin": VALUE_KEYS["bin"],
+    "water": frozenset({"total_m3"}),  # the meter index: everything downstream is built on it
+}
+_COUNT_KEYS = REQUIRED_ANY["pedestrian"]
+_SIGNED_KEYS = frozenset({"temperature_c"})
+
+
+def parse_json(payload: bytes) -> object:
+    """The JSON value of a payload: at most 64 KiB, UTF-8, no NaN/Infinity, no huge numbers."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise DecodeError(
+            "too_large", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DecodeError("not_utf8", f"payload is not UTF-8 text (byte {error.start})") from None
+    return loads(text.removeprefix("\ufeff"), "payload")  # a BOM is harmless: accept it
+
+
+def loads(text: str, where: str) -> object:
+    """Strict JSON text (also for JSON carried as a string, like ChirpStack v3 objectJSON)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_float, parse_int=_int)
+    except json.JSONDecodeError as error:
+        raise DecodeError(
+            "bad_json", f"{where} is not JSON: {error.msg} (line {error.lineno}, col {error.colno})"
+        ) from None
+    except (RecursionError, ValueError) as error:  # nesting too deep, numbers out of range
+        raise DecodeError("bad_json", f"{where} is not usable JSON: {error}") from None
+
+
+def json_object(payload: bytes) -> dict[str, object]:
+    """The payload as a JSON object (every envelope but SenML's is one)."""
+    value = parse_json(payload)
+    if not isinstance(value, dict):
+        raise DecodeError("bad_json", f"payload must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")  # Python's json accepts NaN, Infinity
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as infinity in Python
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    return "null" if value is None else names.get(type(value), "a number")
+
+
+def opt_obj(obj: Mapping[str, object], key: str, where: str) -> dict[str, object] | None:
+    """An optional JSON object field (null counts as absent, as proto3 JSON allows)."""
+    value = obj.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise DecodeError("invalid", f"{where}: expected an object, got {_json_type(value)}")
+
+
+def opt_str(obj: Mapping[str, object], key: str, where: str) -> str | None:
+    """An optional string field."""
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise DecodeError("invalid", f"{where}: expected a string, got {_json_type(value)}")
+
+
+def opt_uint(obj: Mapping[str, object], key: str, where: str, maximum: int) -> int | None:
+    """An optional whole number in 0..maximum."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum:
+        return value
+    raise DecodeError(
+        "invalid", f"{where}: expected a whole number 0..{maximum}, got {value!r:.40}"
+    )
+
+
+def real(value: object) -> float | None:
+    """A finite real number (bool is not one), or None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
+    r"(?:[Zz]|([+-])([01]\d|2[0-3]):([0-5]\d))",
+    re.ASCII,
+)
+
+
+def rfc3339_s(value: object, where: str) -> float:
+    """RFC 3339 text → epoch seconds; nanoseconds are cut to microseconds (a float holds no more
+    at today's epoch), a leap second counts as the next second, an offset is required."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise DecodeError("invalid", f"{where}: expected an RFC 3339 time, got {value!r:.60}")
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    sign, off_h, off_m = match.group(8, 9, 10)
+    offset_s = 0 if sign is None else int(f"{sign}1") * (int(off_h) * 3600 + int(off_m) * 60)
+    try:
+        moment = datetime(year, month, day, hour, minute, min(second, 59), micros, tzinfo=UTC)
+    except ValueError as error:
+        raise DecodeError("invalid", f"{where}: {error} in {value!r:.60}") from None
+    return moment.timestamp() - offset_s + (1.0 if second == 60 else 0.0)
+
+
+def b64_bytes(value: object, where: str) -> bytes:
+    """Base64 text → bytes; standard or URL-safe alphabet, padding optional (proto3 JSON)."""
+    if not isinstance(value, str):
+        raise DecodeError("invalid", f"{where}: expected base64 text, got {_json_type(value)}")
+    text = value.replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as error:  # binascii.Error, or non-ASCII text
+        raise DecodeError("bad_base64", f"{where} is not base64 ({error}): {value!r:.40}") from None
+
+
+_HEX_EUI = re.compile(r"[0-9a-fA-F]{16}")
+
+
+def eui_hex(value: object, where: str) -> str:
+    """A devEUI as 16 lowercase hex digits, from hex text or base64 of 8 bytes (ChirpStack v3).
+    The two never collide: base64 of 8 bytes is 12 characters long."""
+    if isinstance(value, str) and _HEX_EUI.fullmatch(value):
+        return value.lower()
+    if isinstance(value, str) and len(value) == 12:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) == 8:
+            return raw.hex()
+    raise DecodeError("invalid", f"{where}: expected a devEUI (16 hex digits), got {value!r:.40}")
+
+
+def checked_kind(value: object, reason: str) -> Kind:
+    """A kind name from the vocabulary."""
+    for kind in VALUE_KEYS:
+        if value == kind:
+            return kind
+    raise DecodeError(
+        reason, f"unknown kind {value!r:.40}; expected one of {', '.join(VALUE_KEYS)}"
+    )
+
+
+def make_decoded(
+    network_id: str,
+    kind: Kind,
+    ts_s: float | None,
+    values: object,
+    *,
+    dedup_key: str | None,
+    source: str,
+    reason: str,
+) -> Decoded:
+    """A `Decoded` whose values use only the kind's names, with sane types; `reason` is the
+    rejection word when they do not (a reading without its key values is `no_readings`)."""
+    if ts_s is not None and real(ts_s) is None:
+        raise DecodeError(reason, f"time {ts_s!r} is out of range")
+    if not isinstance(values, Mapping):
+        raise DecodeError(reason, f"values must be a mapping, got {type(values).__name__}")
+    allowed = VALUE_KEYS[kind]
+    unknown = [key for key in values if key not in allowed]
+    if unknown:
+        raise DecodeError(
+            reason, f"{kind} has no value {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+    checked = {
+        str(key): _checked_value(kind, str(key), value, reason) for key, value in values.items()
+    }
+    if not checked.keys() & REQUIRED_ANY[kind]:
+        needed = ", ".join(sorted(REQUIRED_ANY[kind]))
+        raise DecodeError("no_readings", f"a {kind} reading needs one of: {needed}")
+    return Decoded(network_id, kind, ts_s, checked, dedup_key, source)
+
+
+def _checked_value(kind: Kind, key: str, value: object, reason: str) -> object:
+    if key == "alarms":
+        return _checked_alarms(kind, value, reason)
+    if key == "direction":
+        if value in ("forward", "backward"):
+            return value
+        raise DecodeError(reason, f"direction must be forward or backward, got {value!r:.40}")
+    if key == "tilt":
+        if isinstance(value, bool):
+            return value
+        raise DecodeError(reason, f"tilt must be true or false, got {value!r:.40}")
+    number = real(value)
+    if number is None:
+        raise DecodeError(reason, f"{key} must be a finite number, got {value!r:.40}")
+    if key in _COUNT_KEYS:
+        if number < 0 or not number.is_integer():
+            raise DecodeError(reason, f"{key} must be a whole number ≥ 0, got {value!r:.40}")
+        return int(number)
+    if number < 0 and key not in _SIGNED_KEYS:
+        raise DecodeError(reason, f"{key} must be ≥ 0, got {value!r:.40}")
+    return int(value) if isinstance(value, numbers.Integral) else number
+
+
+def _checked_alarms(kind: Kind, value: object, reason: str) -> list[str]:
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise DecodeError(reason, f"alarms must be a list, got {value!r:.40}")
+    unknown = [alarm for alarm in value if alarm not in ALARMS[kind]]
+    if unknown:
+        known = ", ".join(sorted(ALARMS[kind])) or "none"
+        raise DecodeError(reason, f"unknown {kind} alarm {unknown[0]!r:.40}; known: {known}")
+    return sorted(set(value))
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """What a network server's uplink tells a codec, already checked and decoded."""
+
+    eui: str
+    ts_s: float | None  # the network server's time of the uplink, if it gave one
+    fport: int | None
+    dedup_key: str | None
+    data: bytes | None  # the FRMPayload
+    obj: Mapping[str, object] | None  # what the server's payload formatter made of it
+
+
+def uplink_decoded(uplink: Uplink, message: Message, source: str) -> list[Decoded]:
+    """The uplink's readings through the device's codec: the server's object when there is
+    one (the vendor's own codec made it), else the bytes. Back-dated readings get
+    `ts_s = uplink time - age_s`; several readings of one uplink get distinct dedup keys."""
+    if uplink.obj is None and not uplink.data:
+        raise DecodeError("no_readings", f"uplink of {uplink.eui} carries no application payload")
+    codec = message.codec
+    if codec is None:
+        raise DecodeError("no_codec", f"uplink of {uplink.eui} needs a codec; none is configured")
+    readings = _codec_readings(codec, uplink)
+    if not readings:
+        raise DecodeError("no_readings", f"codec {codec.name} found no reading in the uplink")
+    return [
+        _decoded(uplink, message, index, reading, source) for index, reading in enumerate(readings)
+    ]
+
+
+def _decoded(
+    uplink: Uplink, message: Message, index: int, reading: codec_base.CodecReading, source: str
+) -> Decoded:
+    age_s = real(reading.age_s)
+    if age_s is None or age_s < 0:
+        raise DecodeError("codec_error", f"the codec gave age_s {reading.age_s!r:.40}")
+    ts_s = uplink.ts_s
+    if age_s > 0:  # back-dated: counted from the uplink's time, or from its arrival
+        ts_s = (message.received_s if ts_s is None else ts_s) - age_s
+    key = uplink.dedup_key
+    if key is not None and index > 0:
+        key = f"{key}#{index}"  # one uplink, several readings: each needs its own key
+    kind = checked_kind(reading.kind, "codec_error")
+    return make_decoded(
+        uplink.eui, kind, ts_s, reading.values, dedup_key=key, source=source, reason="codec_error"
+    )
+
+
+def _codec_readings(codec: codec_base.Codec, uplink: Uplink) -> list[codec_base.CodecReading]:
+    try:
+        if uplink.obj is not None:
+            readings = codec.from_object(uplink.obj)
+        else:
+            readings = codec.decode_bytes(uplink.data or b"", uplink.fport)
+    except codec_base.CodecError as error:
+        raise DecodeError("codec_error", f"codec {codec.name}: {error.detail}") from None
+    except Exception as error:  # a codec bug must not take the daemon down: dead-letter it
+        raise DecodeError(
+            "codec_crash", f"codec {codec.name} failed: {type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(readings, list) or not all(
+        isinstance(reading, codec_base.CodecReading) for reading in readings
+    ):
+        raise DecodeError("codec_error", f"codec {codec.name} did not return CodecReadings")
+    return readings
