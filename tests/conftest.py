@@ -218,7 +218,8 @@ class Victoria:
 
 @pytest.fixture
 def victoria(tmp_path: Path) -> Iterator[Victoria]:
-    binary = shutil.which("victoria-metrics")
+    """A VictoriaMetrics of the test's own (it accepts the InfluxDB v2 write API)."""
+    binary = victoria_path()
     if binary is None:
         pytest.skip("victoria-metrics is not installed (apt-get install victoria-metrics)")
     server = Victoria(binary, tmp_path / "vm")
