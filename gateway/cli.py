@@ -4,6 +4,7 @@ the commands that need it, so the daemon never loads the simulator."""
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import signal
 import sys
@@ -57,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(command=_check_config)
+
+    decode = sub.add_parser(
+        "decode", help="show what a payload yields, or why it is refused", description=_doc(_decode)
+    )
+    decode.add_argument("file", metavar="FILE", help="the payload, or - for standard input")
+    decode.add_argument("--format", help="native, chirpstack, tts, senml or wmbusmeters")
+    decode.add_argument("--codec", help="vendor codec for LoRaWAN bytes, e.g. milesight-vs133")
+    decode.add_argument("--topic", help="the MQTT topic it came on (routes it with --config)")
+    decode.add_argument("--config", type=Path, help="site file: also check the device registry")
+    decode.set_defaults(command=_decode)
 
     demo = sub.add_parser(
         "demo", help="one simulated night on a simulated district", description=_doc(_demo)
@@ -159,6 +170,36 @@ def _check_config(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(f"{len(args.files)} file(s) valid")
     return EXIT_OK
+
+
+def _decode(args: argparse.Namespace) -> int:
+    """Decode one payload as the gateway would: readings as JSON lines on stdout (exit 0), or
+    the reason it is refused on stderr (exit 2). Without --config the device check is skipped.
+    """
+    from gateway.decoding import DecodeRequest, decode
+
+    try:
+        payload = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        site = load_settings(args.config).site if args.config else None
+    except OSError as error:
+        print(f"luciole decode: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_INVALID
+    result = decode(DecodeRequest(payload, args.format, args.codec, args.topic, site))
+    if isinstance(result, list):
+        for row in result:
+            print(json.dumps(row, ensure_ascii=False))
+        if not result:
+            print(
+                "luciole decode: accepted, no reading yet (a counter's first total is its "
+                "baseline)",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+    print(f"refused: {result.reason}: {result.detail}", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -140,7 +140,7 @@ class Intake:
         device_id = self._owner.get(record.network_id.lower(), record.network_id)
         device = self._devices.get(device_id)
         if device is None and self._decode_only:
-            return record.network_id, Device(kind=record.kind, segment="-")
+            return record.network_id, Device(kind=record.kind, segment="unregistered")
         if device is None:
             return Rejection(
                 "unknown_device",

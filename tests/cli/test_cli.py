@@ -1,5 +1,6 @@
 """The `luciole` command line as an operator uses it: exit codes and messages."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,37 @@ def test_unknown_source_format_and_codec_are_named_with_their_line(
     err = capsys.readouterr().err
     assert f"{site}:4: sources[0].format: unknown format 'chirpstak'; known: native," in err
     assert f"{site}:4: sources[0].codec: unknown codec 'vs133'; known: milesight-vs133," in err
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "third_party"
+
+
+def test_decode_prints_readings_as_json_lines() -> None:
+    """`luciole decode` on a real ChirpStack uplink prints its bin reading and exits 0."""
+    payload = FIXTURES / "chirpstack_v4_up_bin_ultrasonic_milesight_em400udl.json"
+    result = _luciole(
+        "decode", "--format", "chirpstack", "--codec", "milesight-em400udl", str(payload)
+    )
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["kind"], row["distance_mm"], row["alarms"]) == ("bin", 2116.0, ["tilt"])
+
+
+def test_decode_explains_a_refusal_and_exits_2() -> None:
+    """The official example with a missing comma is refused as bad JSON, with where."""
+    payload = FIXTURES / "ttn_v3_up_docs_example_verbatim_INVALID.json"
+    result = _luciole("decode", "--format", "tts", str(payload))
+    assert result.returncode == 2
+    assert result.stderr.startswith("refused: bad_json: payload is not JSON: Expecting ','")
+
+
+def test_decode_with_the_site_checks_the_registry(tmp_path: Path) -> None:
+    """With --config, a device the site does not know is refused."""
+    payload = tmp_path / "p.json"
+    payload.write_text('{"count": 1}')
+    topic = "luciole/angers-centre/sensor/pedestrian/stranger"
+    result = _luciole(
+        "decode", "--config", str(CONFIG / "site.yaml"), "--topic", topic, str(payload)
+    )
+    assert result.returncode == 2
+    assert "unknown_device" in result.stderr
