@@ -9,6 +9,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from gateway.spool import Spool
 from tests.conftest import BrokerInfo
 from tests.e2e.support import (
     TIMEOUT_S,
@@ -18,6 +19,8 @@ from tests.e2e.support import (
     write_policy,
     write_site,
 )
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "third_party"
 
 
 @pytest.fixture
@@ -89,3 +92,37 @@ async def test_sighup_reload_keeps_old_policy_when_new_is_invalid(
             daemon.send_signal(signal.SIGHUP)
             await stderr_until(daemon, "policy reloaded")
             await lamps.until(lambda: all(c["level"] == 0.55 for c in lamps.latest.values()))
+
+
+async def test_chirpstack_uplink_is_stored_for_its_registered_device(
+    tmp_path: Path, broker: BrokerInfo, site_id: str
+) -> None:
+    """A real ChirpStack EM400-UDL uplink on the source's topic ends up in the spool."""
+    source = (
+        f"sources:\n  - {{topic: 'cs-{site_id}/+/device/+/event/up', format: chirpstack, "
+        "codec: milesight-em400udl}\n"
+    )
+    bin_device = (
+        "  bin-9: {kind: bin, segment: s3, empty_distance_mm: 3000, full_distance_mm: 200, "
+        "network_ids: ['1000000000000001']}\n"
+    )
+    site = write_site(tmp_path, broker, site_id, "30%", bin_device + source)
+    uplink = (FIXTURES / "chirpstack_v4_up_bin_ultrasonic_milesight_em400udl.json").read_bytes()
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"t-{site_id}") as client:
+        lamps = Lamps(client, site_id)
+        await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        async with running_daemon(site) as daemon:
+            await lamps.until(lambda: len(lamps.latest) == 5)
+            await client.publish(f"cs-{site_id}/7/device/1000000000000001/event/up", uplink, qos=1)
+            marker = json.dumps({"count": 1})  # handled after the uplink: same session order
+            await client.publish(f"{lamps.root}/sensor/pedestrian/counter-2", marker, qos=1)
+            await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
+            daemon.send_signal(signal.SIGTERM)
+            await stderr_until(daemon, "stopped")
+    rows = [body for _, body in Spool(tmp_path / "spool" / "luciole.db").unwritten(10)]
+    (stored,) = [r for r in rows if r["kind"] == "bin"]
+    assert (stored["device_id"], stored["distance_mm"], stored["alarms"]) == (
+        "bin-9",
+        2116.0,
+        ["tilt"],
+    )
