@@ -8,9 +8,10 @@ since no message is acknowledged before the commit that holds its readings retur
 import asyncio
 from collections.abc import Callable
 
-from gateway.spool import Spool, Spooled
+from gateway.spool import Row, Spool, Spooled, rows
 
 MAX_BATCH = 500
+COMMIT_INTERVAL_S = 0.01
 
 
 class Committer:
@@ -19,7 +20,7 @@ class Committer:
     def __init__(self, spool: Spool, max_batch: int = MAX_BATCH) -> None:
         self._spool = spool
         self._max_batch = max_batch
-        self._pending: list[tuple[list[Spooled], Callable[[], object]]] = []
+        self._pending: list[tuple[list[Row], Callable[[], object]]] = []
         self._arrived = asyncio.Event()
         self.committed_rows = 0
         self.batches = 0
@@ -30,7 +31,9 @@ class Committer:
 
     def add(self, items: list[Spooled], ack: Callable[[], object]) -> None:
         """Queue one message's readings (possibly none: a rejection is acked after it too)."""
-        self._pending.append((items, ack))
+        # Serialised here, in the event loop: the worker thread then only runs SQLite, which
+        # releases the GIL, so a commit does not hold up presence handling.
+        self._pending.append((rows(items), ack))
         self._arrived.set()
 
     async def run(self) -> None:
@@ -38,6 +41,9 @@ class Committer:
         while True:
             await self._arrived.wait()
             await self.flush()
+            # Let messages gather: fewer, larger commits cost the event loop less than one
+            # worker-thread hop per message, and a few ms more before an ack is harmless.
+            await asyncio.sleep(COMMIT_INTERVAL_S)
 
     async def flush(self) -> None:
         """Commit and ack everything pending now (also used on shutdown)."""
@@ -48,7 +54,7 @@ class Committer:
                 self._arrived.clear()
             items = [item for message_items, _ in batch for item in message_items]
             if items:
-                self.committed_rows += await asyncio.to_thread(self._spool.append, items)
+                self.committed_rows += await asyncio.to_thread(self._spool.append_rows, items)
             self.batches += 1
             for _, ack in batch:
                 ack()

@@ -45,6 +45,9 @@ class Spooled:
     ordinal: int = 0
 
 
+Row = tuple[float, str, str, str | None, int, str]
+
+
 @dataclass(frozen=True)
 class SpoolStats:
     rows: int
@@ -71,17 +74,11 @@ class Spool:
 
     def append(self, items: Sequence[Spooled]) -> int:
         """Commit `items` in one transaction; how many were new (repeats are ignored)."""
-        rows = [
-            (
-                item.reading.ts_s,
-                _kind(item.reading),
-                item.reading.device_id,
-                item.uplink,
-                item.ordinal,
-                item.reading.model_dump_json(),
-            )
-            for item in items
-        ]
+        return self.append_rows(rows(items))
+
+    def append_rows(self, prepared: Sequence[Row]) -> int:
+        """`append` for rows already made by `rows()`: the part that may run in a worker
+        thread, since sqlite3 releases the GIL while it works and the serialising is done."""
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
@@ -89,7 +86,7 @@ class Spool:
                 self._db.executemany(
                     "INSERT OR IGNORE INTO readings "
                     "(ts_s, kind, device_id, uplink, ordinal, body) VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
+                    prepared,
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -120,6 +117,21 @@ class Spool:
             ).fetchone()
         size = sum(p.stat().st_size for p in self.path.parent.glob(f"{self.path.name}*"))
         return SpoolStats(rows, unwritten or 0, oldest, size)
+
+
+def rows(items: Sequence[Spooled]) -> list[Row]:
+    """Spooled readings as table rows (JSON body included)."""
+    return [
+        (
+            item.reading.ts_s,
+            _kind(item.reading),
+            item.reading.device_id,
+            item.uplink,
+            item.ordinal,
+            item.reading.model_dump_json(),
+        )
+        for item in items
+    ]
 
 
 def _kind(reading: Reading) -> str:
