@@ -20,6 +20,7 @@ from gateway import logs
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
+from gateway.mqtt import check_credentials
 
 EXIT_OK, EXIT_INVALID = 0, 2
 DEMO_TICK_REAL_S = 0.02
@@ -143,6 +144,10 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         print("luciole: configuration invalid; see `luciole check-config`", file=sys.stderr)
+        return EXIT_INVALID
+    problem = check_credentials(settings.site.broker, settings.site_path.parent)
+    if problem is not None:
+        print(f"luciole: {problem}", file=sys.stderr)
         return EXIT_INVALID
     asyncio.run(_serve(settings, SystemClock()))
     return EXIT_OK

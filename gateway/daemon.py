@@ -24,10 +24,11 @@ from gateway.deadletter import DeadLetterFile, letter
 from gateway.intake import Duplicate, Intake, Rejection
 from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
+from gateway.mqtt import client_for
 from gateway.publisher import Publisher
 from gateway.spool import Spool, Spooled
 from gateway.storage import Writer, build_writer
-from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS, OverrideMessage
+from gateway.wire import OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
 
@@ -162,22 +163,7 @@ class Daemon:
                 await self._wait_stopping(delay)
 
     def _client(self) -> aiomqtt.Client:
-        broker = self.settings.site.broker
-        client = aiomqtt.Client(
-            broker.host,
-            broker.port,
-            identifier=broker.client_id,
-            clean_session=False,  # persistent session: QoS 1 messages wait for us while away
-            keepalive=int(broker.keepalive_s),
-            protocol=aiomqtt.ProtocolVersion.V311,
-            socket_options=LOW_LATENCY_SOCKET_OPTIONS,
-        )
-        # Commands are published together (see _publish); many pending is normal, not a warning.
-        client.pending_calls_threshold = PENDING_CALLS_WARNING
-        # Ack a message only once its readings are committed (see Committer). aiomqtt has no
-        # switch for this yet; paho's is set on the wrapped client before it connects.
-        client._client.manual_ack_set(True)
-        return client
+        return client_for(self.settings.site.broker, self.settings.site_path.parent)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         topics = self.lighting.topics

@@ -59,10 +59,17 @@ class BrokerInfo:
 class Mosquitto:
     """A mosquitto process on a fixed loopback port that can be stopped and started again."""
 
-    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        port: int | None = None,
+        settings: tuple[str, ...] = ("allow_anonymous true",),
+    ) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
+        self.settings = settings
         self._process: subprocess.Popen[bytes] | None = None
         self._drain: threading.Thread | None = None
 
@@ -73,7 +80,7 @@ class Mosquitto:
     def start(self) -> None:
         conf = self.workdir / "mosquitto.conf"
         # set_tcp_nodelay: without it mosquitto holds small packets up to ~40 ms (Nagle).
-        settings = ["allow_anonymous true", "persistence false", "set_tcp_nodelay true"]
+        settings = [*self.settings, "persistence false", "set_tcp_nodelay true"]
         conf.write_text("\n".join([f"listener {self.port} 127.0.0.1", *settings, ""]))
         log = self.workdir / "mosquitto.log"
         self._process = subprocess.Popen(

@@ -33,14 +33,36 @@ class SiteInfo(BaseModel):
         return value
 
 
+class BrokerTls(BaseModel):
+    """TLS towards the broker: the CA to trust, and a client certificate if the broker wants
+    one. Paths are relative to the site file."""
+
+    model_config = STRICT
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
 class BrokerSettings(BaseModel):
-    """The MQTT broker the daemon connects to (QoS 1, persistent session)."""
+    """The MQTT broker the daemon connects to (QoS 1, persistent session).
+
+    The password is never in this file: it comes from the environment variable named by
+    `password_env`, or from the file named by `password_file`.
+    """
 
     model_config = STRICT
     url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
     client_id: Identifier = "luciole-gateway"
     topic_prefix: Identifier = "luciole"
     keepalive_s: PositiveSeconds = 30
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    session_expiry_s: PositiveSeconds = Field(
+        default=7 * 86400, description="MQTT 5: how long the broker keeps our session"
+    )
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    tls: BrokerTls | None = None
 
     @property
     def host(self) -> str:

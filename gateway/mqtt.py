@@ -1,0 +1,94 @@
+"""The daemon's MQTT client, built from the broker settings: protocol, persistent session,
+credentials, TLS, and the socket and acknowledgement options the delivery guarantees need."""
+
+import os
+import ssl
+from pathlib import Path
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from controllers.settings.site import BrokerSettings
+from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS
+
+# Commands are published together; many pending publishes are normal, not worth a warning.
+PENDING_CALLS_WARNING = 10_000
+
+
+class CredentialsError(Exception):
+    """The password could not be read; says where it was looked for, never what it is."""
+
+
+def client_for(broker: BrokerSettings, base: Path) -> aiomqtt.Client:
+    """A client that acks messages only when told to (after the spool commit)."""
+    v5 = broker.protocol == "5"
+    client = aiomqtt.Client(
+        broker.host,
+        broker.port,
+        identifier=broker.client_id,
+        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+        # Persistent session: QoS 1 messages wait for us while we are away.
+        clean_session=None if v5 else False,
+        clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,  # paho's v3 default
+        properties=_session_expiry(broker) if v5 else None,
+        keepalive=int(broker.keepalive_s),
+        username=broker.username,
+        password=_password(broker, base),
+        tls_context=_tls(broker, base),
+        socket_options=LOW_LATENCY_SOCKET_OPTIONS,
+    )
+    client.pending_calls_threshold = PENDING_CALLS_WARNING
+    # aiomqtt has no switch for manual acks yet; paho's is set before connecting.
+    client._client.manual_ack_set(True)
+    return client
+
+
+def check_credentials(broker: BrokerSettings, base: Path) -> str | None:
+    """Why the password or TLS files cannot be used, or None: checked before connecting."""
+    try:
+        _password(broker, base)
+        _tls(broker, base)
+    except CredentialsError as error:
+        return str(error)
+    except (OSError, ssl.SSLError) as error:
+        return f"broker TLS files: {error}"
+    return None
+
+
+def _session_expiry(broker: BrokerSettings) -> Properties:
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = int(broker.session_expiry_s)
+    return properties
+
+
+def _password(broker: BrokerSettings, base: Path) -> str | None:
+    if broker.password_env:
+        value = os.environ.get(broker.password_env)
+        if value is None:
+            raise CredentialsError(
+                f"broker password: environment variable {broker.password_env} is not set"
+            )
+        return value
+    if broker.password_file:
+        path = base / broker.password_file
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise CredentialsError(
+                f"broker password: cannot read {path}: {error.strerror}"
+            ) from None
+    return None
+
+
+def _tls(broker: BrokerSettings, base: Path) -> ssl.SSLContext | None:
+    if broker.tls is None and not broker.url.startswith("mqtts"):
+        return None
+    tls = broker.tls
+    ca = str(base / tls.ca_file) if tls and tls.ca_file else None
+    context = ssl.create_default_context(cafile=ca)
+    if tls and tls.cert_file:
+        key = str(base / tls.key_file) if tls.key_file else None
+        context.load_cert_chain(str(base / tls.cert_file), key)
+    return context

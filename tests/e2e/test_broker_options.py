@@ -1,0 +1,94 @@
+"""Broker options in production use: MQTT 5 sessions and username/password from the environment."""
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from tests.conftest import BrokerInfo, Mosquitto, mosquitto_path
+from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
+
+pytestmark = pytest.mark.skipif(
+    mosquitto_path() is None, reason="MQTT 5 and password files need mosquitto"
+)
+
+
+@pytest.fixture
+def locked_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A mosquitto that refuses anonymous clients; user `gateway`, password `s3cret`."""
+    binary = mosquitto_path()
+    assert binary is not None
+    workdir = tmp_path / "locked"
+    workdir.mkdir()
+    passwords = workdir / "passwords"
+    tool = str(Path(binary).with_name("mosquitto_passwd"))
+    tool = tool if Path(tool).exists() else "mosquitto_passwd"
+    subprocess.run([tool, "-b", "-c", str(passwords), "gateway", "s3cret"], check=True)
+    # Run as root, mosquitto would switch to its own user, who cannot read pytest's tmp dir.
+    stay = ("user root",) if os.geteuid() == 0 else ()
+    settings = ("allow_anonymous false", f"password_file {passwords}", *stay)
+    broker = Mosquitto(binary, workdir, settings=settings)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def _presence_works(site: Path, info: BrokerInfo, site_id: str, **login: str) -> None:
+    async with aiomqtt.Client(info.host, info.port, identifier=f"t-{site_id}", **login) as c:
+        lamps = Lamps(c, site_id)
+        await c.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        async with running_daemon(site):
+            await lamps.until(lambda: len(lamps.latest) == 5)
+            await c.publish(f"{lamps.root}/sensor/pedestrian/counter-2", json.dumps({"count": 1}))
+            await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
+
+
+async def test_mqtt_5_session(tmp_path: Path, broker: BrokerInfo) -> None:
+    """With `protocol: "5"` the daemon connects with a session expiry and serves presence."""
+    site_id = f"v5-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, broker, site_id, "30%")
+    text = site.read_text().replace("client_id: gw-", 'protocol: "5", client_id: gw-')
+    site.write_text(text)
+    await _presence_works(site, broker, site_id)
+
+
+async def test_password_from_the_environment(
+    tmp_path: Path, locked_broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Username in the file, password from the environment: accepted by a locked broker."""
+    site_id = f"login-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, locked_broker.info, site_id, "30%")
+    login = "username: gateway, password_env: LUCIOLE_TEST_MQTT_PASSWORD, client_id: gw-"
+    site.write_text(site.read_text().replace("client_id: gw-", login))
+    monkeypatch.setenv("LUCIOLE_TEST_MQTT_PASSWORD", "s3cret")
+    await _presence_works(site, locked_broker.info, site_id, username="gateway", password="s3cret")
+
+
+async def test_wrong_password_is_retried_and_said(
+    tmp_path: Path, locked_broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused login is logged as such (never the password) and retried with backoff."""
+    site_id = f"refused-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, locked_broker.info, site_id, "30%")
+    login = "username: gateway, password_env: LUCIOLE_TEST_MQTT_PASSWORD, client_id: gw-"
+    site.write_text(site.read_text().replace("client_id: gw-", login))
+    monkeypatch.setenv("LUCIOLE_TEST_MQTT_PASSWORD", "wrong-guess")
+    async with running_daemon(site) as daemon:
+        line = await stderr_until(daemon, "retrying")
+        assert "wrong-guess" not in line
+        assert "authoriz" in line.lower() or "password" in line.lower()
+
+
+def test_missing_password_variable_stops_run_with_a_message(tmp_path: Path) -> None:
+    """`luciole run` refuses to start when the password variable is not set, and says which."""
+    from gateway.cli import main
+
+    site = write_site(tmp_path, BrokerInfo("127.0.0.1", 1, "none"), "nopass", "30%")
+    login = "username: gateway, password_env: LUCIOLE_NOT_SET_ANYWHERE, client_id: gw-"
+    site.write_text(site.read_text().replace("client_id: gw-", login))
+    assert main(["run", "--config", str(site)]) == 2
