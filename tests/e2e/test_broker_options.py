@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import ssl
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -92,3 +94,96 @@ def test_missing_password_variable_stops_run_with_a_message(tmp_path: Path) -> N
     login = "username: gateway, password_env: LUCIOLE_NOT_SET_ANYWHERE, client_id: gw-"
     site.write_text(site.read_text().replace("client_id: gw-", login))
     assert main(["run", "--config", str(site)]) == 2
+
+
+def _certificates(folder: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with openssl."""
+    files = {name: folder / f"{name}.pem" for name in ("ca", "ca-key", "server", "server-key")}
+    csr = folder / "server.csr"
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    commands = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test-ca",
+            "-keyout",
+            files["ca-key"],
+            "-out",
+            files["ca"],
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            files["server-key"],
+            "-out",
+            csr,
+        ],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            files["ca"],
+            "-CAkey",
+            files["ca-key"],
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            ext,
+            "-out",
+            files["server"],
+        ],
+    ]
+    for command in commands:
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return files
+
+
+async def test_tls_with_the_site_ca(tmp_path: Path) -> None:
+    """`mqtts://` with `tls.ca_file`: the daemon verifies the broker and serves presence."""
+    binary = mosquitto_path()
+    if binary is None or shutil.which("openssl") is None:
+        pytest.skip("needs mosquitto and openssl")
+    workdir = tmp_path / "tls"
+    workdir.mkdir()
+    files = _certificates(workdir)
+    stay = ("user root",) if os.geteuid() == 0 else ()
+    settings = (
+        "allow_anonymous true",
+        f"cafile {files['ca']}",
+        f"certfile {files['server']}",
+        f"keyfile {files['server-key']}",
+        *stay,
+    )
+    broker = Mosquitto(binary, workdir, settings=settings)
+    broker.start()
+    try:
+        site_id = f"tls-{uuid.uuid4().hex[:8]}"
+        site = write_site(tmp_path, broker.info, site_id, "30%")
+        tls = f"tls: {{ca_file: {files['ca']}}}, client_id: gw-"
+        text = site.read_text().replace("mqtt://", "mqtts://").replace("client_id: gw-", tls)
+        site.write_text(text)
+        context = ssl.create_default_context(cafile=str(files["ca"]))
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, identifier=f"t-{site_id}", tls_context=context
+        ) as c:
+            lamps = Lamps(c, site_id)
+            await c.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+            async with running_daemon(site):
+                await lamps.until(lambda: len(lamps.latest) == 5)
+    finally:
+        broker.stop()
