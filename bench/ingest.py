@@ -1,0 +1,197 @@
+"""Draining a backlog: N native QoS 1 messages queued in mosquitto for a persistent session.
+
+(a) baseline: a bare paho subscriber that only acknowledges; (b) `luciole run`: each message
+decoded, validated, committed to the spool, then acknowledged. Same broker, same run. The last
+line is the JSON summary; `lost` counts messages queued but not in the spool afterwards.
+"""
+
+import argparse
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from gateway.broker import free_port
+from gateway.spool import Spool
+
+TOPIC = "luciole/bench/sensor/water/meter-1"
+
+
+def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        sys.exit("bench/ingest.py needs mosquitto (apt-get install mosquitto)")
+    port = free_port()
+    (workdir / "m.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+        "max_queued_messages 0\nmax_inflight_messages 100\n"  # 0: keep the whole backlog
+    )
+    process = subprocess.Popen([binary, "-c", str(workdir / "m.conf")], stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if b" running" in line:
+            threading.Thread(target=process.stderr.read, daemon=True).start()
+            return process, port
+    sys.exit("mosquitto did not start")
+
+
+def paho_client(port: int, client_id: str, clean: bool) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+    client.max_inflight_messages_set(100)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    return client
+
+
+def register_session(port: int, client_id: str) -> None:
+    """Connect once with a persistent session and subscribe, so the broker queues for us."""
+    subscribed = threading.Event()
+    client = paho_client(port, client_id, clean=False)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.loop_start()
+    client.subscribe(TOPIC, 1)
+    subscribed.wait(10)
+    client.disconnect()
+    client.loop_stop()
+
+
+def queue_messages(port: int, count: int) -> None:
+    client = paho_client(port, "bench-publisher", clean=True)
+    client.loop_start()
+    last = None
+    for seq in range(count):
+        body = json.dumps({"total_m3": 1 + seq / 1000, "seq": seq})
+        last = client.publish(TOPIC, body, qos=1)
+    assert last is not None
+    last.wait_for_publish()
+    client.disconnect()
+    client.loop_stop()
+
+
+def drain_raw(port: int, count: int) -> float:
+    """Seconds for a bare paho subscriber to receive and ack the backlog."""
+    received = 0
+    done = threading.Event()
+
+    def on_message(*_: object) -> None:
+        nonlocal received
+        received += 1
+        if received == count:
+            done.set()
+
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id="bench-raw", clean_session=False
+    )
+    client.on_message = on_message
+    start = time.perf_counter()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    done.wait(600)
+    elapsed = time.perf_counter() - start
+    client.disconnect()
+    client.loop_stop()
+    return elapsed
+
+
+def write_site(folder: Path, port: int) -> Path:
+    (folder / "site.yaml").write_text(
+        "site: {id: bench, latitude: 0, longitude: 0}\n"
+        f"broker: {{url: 'mqtt://127.0.0.1:{port}', client_id: bench-gateway}}\n"
+        "segments: [{id: s1, street: a, order: 1, length_m: 30, rated_power_w: 40}]\n"
+        "devices: {meter-1: {kind: water, segment: s1}}\n"
+    )
+    (folder / "policy.yaml").write_text("{}\n")
+    return folder / "site.yaml"
+
+
+def run_daemon(site: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "run",
+        "--config",
+        str(site),
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.Popen(command)
+
+
+def drain_luciole(site: Path, count: int) -> tuple[float, int, float]:
+    """(seconds until every message is in the spool, rows stored, peak RSS in MB)."""
+    spool_path = site.parent / "spool" / "luciole.db"
+    start = time.perf_counter()
+    daemon = run_daemon(site)
+    rows, last_change = 0, time.perf_counter()
+    while rows < count and time.perf_counter() - last_change < 30:
+        time.sleep(0.05)  # polling the spool from outside the daemon
+        now_rows = Spool(spool_path).stats().rows if spool_path.exists() else 0
+        if now_rows != rows:
+            rows, last_change = now_rows, time.perf_counter()
+    elapsed = time.perf_counter() - start
+    peak_mb = _peak_rss_mb(daemon.pid)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=60)
+    return elapsed, Spool(spool_path).stats().rows, peak_mb
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    args = parser.parse_args()
+    count = args.messages
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        broker, port = start_mosquitto(workdir)
+        try:
+            register_session(port, "bench-raw")
+            queue_messages(port, count)
+            raw_s = drain_raw(port, count)
+            site = write_site(workdir, port)
+            daemon = run_daemon(site)  # creates the gateway's persistent session, then stops
+            time.sleep(2.0)
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=30)
+            queue_messages(port, count)
+            luciole_s, stored, peak_mb = drain_luciole(site, count)
+        finally:
+            broker.terminate()
+            broker.wait(timeout=10)
+    raw_rate, luciole_rate = count / raw_s, count / luciole_s
+    print(
+        f"bare paho: {raw_rate:,.0f} msg/s; luciole: {luciole_rate:,.0f} msg/s "
+        f"(stored {stored:,} of {count:,})",
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "messages": count,
+                "raw_msgs_per_s": round(raw_rate),
+                "luciole_msgs_per_s": round(luciole_rate),
+                "ratio": round(luciole_rate / raw_rate, 3),
+                "lost": count - stored,
+                "peak_rss_mb": peak_mb,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
