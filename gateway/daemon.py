@@ -21,13 +21,15 @@ from gateway.clock import Clock
 from gateway.committer import Committer
 from gateway.config import Settings
 from gateway.deadletter import DeadLetterFile, letter
+from gateway.housekeeping import Housekeeping
 from gateway.intake import Duplicate, Intake, Rejection
 from gateway.lighting import Lighting, Outgoing
 from gateway.logs import event
 from gateway.mqtt import client_for
+from gateway.observe import Metrics
 from gateway.publisher import Publisher
 from gateway.spool import Spool, Spooled
-from gateway.storage import Writer, build_writer
+from gateway.storage import Writer, build_writer, last_drain
 from gateway.wire import OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
@@ -58,9 +60,17 @@ class Daemon:
         self.intake = Intake(settings.site)
         self.spool = Spool(settings.spool_path)
         self.deadletters = DeadLetterFile(settings.deadletter_path)
+        self.metrics = Metrics()
+        self._connected = False
+        self.housekeeping = Housekeeping(
+            self.spool, self.metrics, settings.site.metrics_port, self._healthy
+        )
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+
+    def _healthy(self) -> tuple[bool, str]:
+        return (True, "ok") if self._connected else (False, "broker not connected")
 
     def stop(self) -> None:
         """Ask the daemon to finish what it is doing and exit (signal-handler safe)."""
@@ -109,25 +119,19 @@ class Daemon:
         """Serve MQTT and, when a database is configured, drain the spool into it."""
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
+        side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
         try:
             await self._mqtt()
         finally:
+            side.cancel()
+            await asyncio.gather(side, return_exceptions=True)
             if writer is not None and storing is not None:
                 storing.cancel()
                 await asyncio.gather(storing, return_exceptions=True)
-                await self._last_drain(writer)
+                await last_drain(writer, self.spool, LAST_DRAIN_S)
                 writer.close()
             self.spool.close()
         event(log, logging.INFO, "stopped", **dict(self.stats))
-
-    async def _last_drain(self, writer: Writer) -> None:
-        """On the way out, store what the database can take now; the rest waits in the spool."""
-        try:
-            stored = await asyncio.wait_for(asyncio.to_thread(writer.drain_all), LAST_DRAIN_S)
-        except TimeoutError:
-            stored = 0
-        left = self.spool.stats().unwritten
-        event(log, logging.INFO, "storage stopped", stored_now=stored, left_in_spool=left)
 
     def _writer(self) -> Writer | None:
         def refused(reading: Mapping[str, object], why: str) -> None:
@@ -136,7 +140,7 @@ class Daemon:
                 letter("(storage)", "database_rejected", why, body, self._clock.now())
             )
 
-        return build_writer(self.settings.site.influx, self.spool, refused)
+        return build_writer(self.settings.site.influx, self.spool, refused, self.metrics.stored)
 
     async def _mqtt(self) -> None:
         """Connect, serve, and reconnect with backoff and jitter until stopped."""
@@ -152,6 +156,7 @@ class Daemon:
                 delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2**attempt) * self._rng.uniform(0.5, 1)
                 attempt += 1
                 self.stats["reconnects"] += 1
+                self.metrics.reconnect()
                 event(
                     log,
                     logging.WARNING,
@@ -166,6 +171,15 @@ class Daemon:
         return client_for(self.settings.site.broker, self.settings.site_path.parent)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
+        self._connected = True
+        self.metrics.connected(True)
+        try:
+            await self._serve_connected(client)
+        finally:
+            self._connected = False
+            self.metrics.connected(False)
+
+    async def _serve_connected(self, client: aiomqtt.Client) -> None:
         topics = self.lighting.topics
         routes = [(route.subscription, 1) for route in self.intake.routes]
         await client.subscribe([*routes, (topics.overrides, 1)])
@@ -231,13 +245,18 @@ class Daemon:
         if target is not None:
             await self._handle_override(publisher, target, topic, payload, now_s)
             return []
-        result = self.intake.message(topic, payload, now_s)
+        route = self.intake.route(topic)
+        result = self.intake.message(topic, payload, now_s, route)
+        source = route.format if route is not None else "unrouted"
         if isinstance(result, Rejection):
+            self.metrics.message(source, "rejected", result.reason)
             await self._reject(publisher, topic, payload, result)
             return []
         if isinstance(result, Duplicate):
+            self.metrics.message(source, "duplicate")
             self.stats["duplicates"] += 1
             return []
+        self.metrics.message(source, "accepted")
         self.stats["accepted"] += 1
         raised = [self.lighting.accept(reading, now_s) for reading in result.readings]
         if any(raised):
@@ -292,6 +311,7 @@ class Daemon:
             )
             await publisher.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
         self.stats["commands"] += len(commands)
+        self.metrics.command(len(commands))
 
     async def _wait_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -81,8 +82,11 @@ class Writer:
         settings: InfluxSettings,
         token: str,
         reject: Callable[[Mapping[str, object], str], None],
+        *,
         rng: random.Random | None = None,
+        on_stored: Callable[[int, float], None] | None = None,
     ) -> None:
+        self._on_stored = on_stored  # (readings, seconds the write took), for metrics
         self._spool = spool
         self._settings = settings
         self._client = InfluxDBClient(url=settings.url, token=token, org=settings.org)
@@ -117,7 +121,10 @@ class Writer:
         rows = self._spool.unwritten(self._settings.batch_size)
         if not rows:
             return Outcome([], [], None)
+        start = time.perf_counter()
         outcome = self._write(rows)
+        if outcome.written and self._on_stored is not None:
+            self._on_stored(len(outcome.written), time.perf_counter() - start)
         if outcome.written or outcome.rejected:
             self._spool.mark_written([*outcome.written, *(i for i, _ in outcome.rejected)])
             self.stored += len(outcome.written)
@@ -191,6 +198,7 @@ def build_writer(
     influx: InfluxSettings | None,
     spool: Spool,
     reject: Callable[[Mapping[str, object], str], None],
+    on_stored: Callable[[int, float], None] | None = None,
 ) -> Writer | None:
     """The writer for a configured database (None: readings stay in the local spool)."""
     if influx is None:
@@ -203,4 +211,15 @@ def build_writer(
             "no database token in the environment; trying without",
             variable=influx.token_env,
         )
-    return Writer(spool, influx, token, reject)
+    return Writer(spool, influx, token, reject, on_stored=on_stored)
+
+
+async def last_drain(writer: Writer, spool: Spool, timeout_s: float) -> None:
+    """On the way out, store what the database takes within `timeout_s`; the rest waits in
+    the spool for the next start."""
+    try:
+        stored = await asyncio.wait_for(asyncio.to_thread(writer.drain_all), timeout_s)
+    except TimeoutError:
+        stored = 0
+    left = spool.stats().unwritten
+    event(log, logging.INFO, "storage stopped", stored_now=stored, left_in_spool=left)

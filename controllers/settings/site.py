@@ -148,6 +148,9 @@ class SiteConfig(BaseModel):
     segments: list[Segment] = Field(min_length=1)
     sources: list[Source] = []
     influx: InfluxSettings | None = None
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="/metrics and /healthz on 127.0.0.1"
+    )
     devices: dict[Identifier, Device] = {}
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from gateway.broker import free_port
 from gateway.spool import Spool
 from tests.conftest import BrokerInfo
 from tests.e2e.support import (
@@ -126,3 +127,35 @@ async def test_chirpstack_uplink_is_stored_for_its_registered_device(
         2116.0,
         ["tilt"],
     )
+
+
+async def test_metrics_and_health_endpoints(
+    tmp_path: Path, broker: BrokerInfo, site_id: str
+) -> None:
+    """/metrics counts messages by format and outcome; /healthz says the broker is connected."""
+    port = free_port()
+    site = write_site(tmp_path, broker, site_id, "30%", f"metrics_port: {port}\n")
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"t-{site_id}") as client:
+        lamps = Lamps(client, site_id)
+        await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        async with running_daemon(site):
+            await lamps.until(lambda: len(lamps.latest) == 5)
+            await client.publish(f"{lamps.root}/sensor/pedestrian/counter-2", b"{bad", qos=1)
+            await client.publish(f"{lamps.root}/sensor/pedestrian/counter-2", b'{"count": 1}')
+            await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
+            health = await _get(port, "/healthz")
+            metrics = await _get(port, "/metrics")
+    assert health.startswith("HTTP/1.1 200") and health.endswith("ok\n")
+    assert 'luciole_messages_total{format="native",outcome="accepted"} 1.0' in metrics
+    assert 'luciole_rejections_total{reason="bad_json"} 1.0' in metrics
+    assert "luciole_broker_connected 1.0" in metrics
+
+
+async def _get(port: int, path: str) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    await writer.drain()
+    async with asyncio.timeout(TIMEOUT_S):
+        answer = await reader.read()
+    writer.close()
+    return answer.decode()
