@@ -62,8 +62,10 @@ class Daemon:
         self.deadletters = DeadLetterFile(settings.deadletter_path)
         self.metrics = Metrics()
         self._connected = False
+        site = settings.site
+        limits = (int(site.spool_quota_mb * 1024 * 1024), site.retention_s)
         self.housekeeping = Housekeeping(
-            self.spool, self.metrics, settings.site.metrics_port, self._healthy
+            self.spool, self.metrics, site.metrics_port, self._healthy, limits
         )
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from controllers.settings.types import STRICT, Identifier, PositiveSeconds
+from controllers.settings.types import STRICT, Identifier, NonNegativeSeconds, PositiveSeconds
 
 LightingClass = Literal["P1", "P2", "P3", "P4", "P5", "P6"]
 DeviceKind = Literal["pedestrian", "bin", "water"]
@@ -148,6 +148,10 @@ class SiteConfig(BaseModel):
     segments: list[Segment] = Field(min_length=1)
     sources: list[Source] = []
     influx: InfluxSettings | None = None
+    spool_quota_mb: float = Field(default=1024, gt=0, description="disk the spool may use")
+    retention_s: NonNegativeSeconds | None = Field(
+        default=30 * 86400, description="how long readings already in the database stay local"
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, description="/metrics and /healthz on 127.0.0.1"
     )

@@ -133,3 +133,31 @@ def test_decode_with_the_site_checks_the_registry(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "unknown_device" in result.stderr
+
+
+def test_export_dumps_the_spool_as_line_protocol_and_csv(tmp_path: Path) -> None:
+    """`luciole export` writes the spooled readings in the time range, in either format."""
+    from gateway.readings import WaterReading
+    from gateway.spool import Spool, Spooled
+
+    (tmp_path / "policy.yaml").write_text("{}\n")
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site: {id: x, latitude: 0, longitude: 0}\n"
+        "segments: [{id: s, street: a, order: 1, length_m: 1, rated_power_w: 1}]\n"
+    )
+    spool = Spool(tmp_path / "spool" / "luciole.db")
+    for hour in range(3):  # 2026-01-01 00:00, 01:00, 02:00 UTC
+        reading = WaterReading(
+            device_id="m", segment="s", ts_s=1767225600 + hour * 3600, total_m3=10 + hour
+        )
+        spool.append([Spooled(reading, f"m:{hour}")])
+    spool.close()
+    window = ["--since", "2026-01-01T01:00:00Z", "--until", "2026-01-01T02:00:00Z"]
+    lines = _luciole("export", "--config", str(site), *window)
+    assert lines.returncode == 0, lines.stderr
+    assert lines.stdout == "water,device_id=m,segment=s total_m3=11.0 1767229200000000000\n"
+    table = _luciole("export", "--config", str(site), "--since", "2026-01-01", "--format", "csv")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0] == "ts,kind,device_id,segment,field,value"
+    assert len(table.stdout.splitlines()) == 1 + 3
