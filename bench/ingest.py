@@ -9,6 +9,7 @@ import argparse
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,6 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from gateway.broker import free_port
-from gateway.spool import Spool
 
 TOPIC = "luciole/bench/sensor/water/meter-1"
 
@@ -69,6 +69,8 @@ def queue_messages(port: int, count: int) -> None:
     for seq in range(count):
         body = json.dumps({"total_m3": 1 + seq / 1000, "seq": seq})
         last = client.publish(TOPIC, body, qos=1)
+        if seq % 1000 == 999:  # keep paho's outgoing queue bounded
+            last.wait_for_publish()
     assert last is not None
     last.wait_for_publish()
     client.disconnect()
@@ -133,14 +135,36 @@ def drain_luciole(site: Path, count: int) -> tuple[float, int, float]:
     rows, last_change = 0, time.perf_counter()
     while rows < count and time.perf_counter() - last_change < 30:
         time.sleep(0.05)  # polling the spool from outside the daemon
-        now_rows = Spool(spool_path).stats().rows if spool_path.exists() else 0
+        now_rows = _stored_rows(spool_path)
         if now_rows != rows:
             rows, last_change = now_rows, time.perf_counter()
     elapsed = time.perf_counter() - start
     peak_mb = _peak_rss_mb(daemon.pid)
+    stop(daemon)
+    return elapsed, _stored_rows(spool_path), peak_mb
+
+
+def stop(daemon: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within a minute (a benchmark must end)."""
     daemon.send_signal(signal.SIGTERM)
-    daemon.wait(timeout=60)
-    return elapsed, Spool(spool_path).stats().rows, peak_mb
+    try:
+        daemon.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        print("luciole run did not stop on SIGTERM within 60 s; killed", file=sys.stderr)
+        daemon.kill()
+        daemon.wait()
+
+
+def _stored_rows(path: Path) -> int:
+    """Rows in the daemon's spool, read-only and without disturbing its writes."""
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            count: int = db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+            return count
+    except sqlite3.OperationalError:
+        return 0  # not created yet
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -161,13 +185,14 @@ def main() -> None:
         try:
             register_session(port, "bench-raw")
             queue_messages(port, count)
+            print(f"queued {count:,} for the bare subscriber", file=sys.stderr)
             raw_s = drain_raw(port, count)
             site = write_site(workdir, port)
             daemon = run_daemon(site)  # creates the gateway's persistent session, then stops
-            time.sleep(2.0)
-            daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=30)
+            time.sleep(5.0)  # start-up and connection; a benchmark may wait, tests may not
+            stop(daemon)
             queue_messages(port, count)
+            print(f"queued {count:,} for luciole", file=sys.stderr)
             luciole_s, stored, peak_mb = drain_luciole(site, count)
         finally:
             broker.terminate()
