@@ -3,13 +3,10 @@ the commands that need it, so the daemon never loads the simulator."""
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
-import json
 import logging
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -18,7 +15,7 @@ from pydantic import ValidationError
 
 from controllers.settings import ConfigError
 from controllers.settings.site import BrokerSettings
-from gateway import logs
+from gateway import logs, tools
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
@@ -62,36 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(command=_check_config)
 
-    decode = sub.add_parser(
-        "decode", help="show what a payload yields, or why it is refused", description=_doc(_decode)
-    )
-    decode.add_argument("file", metavar="FILE", help="the payload, or - for standard input")
-    decode.add_argument("--format", help="native, chirpstack, tts, senml or wmbusmeters")
-    decode.add_argument("--codec", help="vendor codec for LoRaWAN bytes, e.g. milesight-vs133")
-    decode.add_argument("--topic", help="the MQTT topic it came on (routes it with --config)")
-    decode.add_argument("--config", type=Path, help="site file: also check the device registry")
-    decode.set_defaults(command=_decode)
-
-    export = sub.add_parser(
-        "export", help="dump readings from the local spool", description=_doc(_export)
-    )
-    export.add_argument(
-        "--config",
-        type=Path,
-        default=Path("config/site.yaml"),
-        help="site file, to find its spool (default: %(default)s)",
-    )
-    export.add_argument(
-        "--since",
-        default="24h",
-        help="RFC 3339 time or date, or a duration ago such as 7d (default: 24h)",
-    )
-    export.add_argument("--until", default=None, help="same forms (default: now)")
-    export.add_argument(
-        "--format", dest="fmt", choices=["lineprotocol", "csv"], default="lineprotocol"
-    )
-    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
-    export.set_defaults(command=_export)
+    tools.register(sub)
 
     demo = sub.add_parser(
         "demo", help="one simulated night on a simulated district", description=_doc(_demo)
@@ -197,67 +165,6 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_INVALID
     print(f"{len(args.files)} file(s) valid")
-    return EXIT_OK
-
-
-def _decode(args: argparse.Namespace) -> int:
-    """Decode one payload as the gateway would: readings as JSON lines on stdout (exit 0), or
-    the reason it is refused on stderr (exit 2). Without --config the device check is skipped.
-    """
-    from gateway.decoding import DecodeRequest, decode
-
-    try:
-        payload = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-        site = load_settings(args.config).site if args.config else None
-    except OSError as error:
-        print(f"luciole decode: cannot read {args.file}: {error.strerror}", file=sys.stderr)
-        return EXIT_INVALID
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return EXIT_INVALID
-    result = decode(DecodeRequest(payload, args.format, args.codec, args.topic, site))
-    if isinstance(result, list):
-        for row in result:
-            print(json.dumps(row, ensure_ascii=False))
-        if not result:
-            print(
-                "luciole decode: accepted, no reading yet (a counter's first total is its "
-                "baseline)",
-                file=sys.stderr,
-            )
-        return EXIT_OK
-    print(f"refused: {result.reason}: {result.detail}", file=sys.stderr)
-    return EXIT_INVALID
-
-
-def _export(args: argparse.Namespace) -> int:
-    """Write the readings of the local spool in [since, until) as InfluxDB line protocol or
-    CSV (one row per field), whether or not they reached a database."""
-    from gateway.export import export, parse_when
-    from gateway.spool import Spool
-
-    now_s = time.time()
-    try:
-        settings = load_settings(args.config)
-        since_s = parse_when(args.since, now_s)
-        until_s = parse_when(args.until, now_s) if args.until else now_s
-    except ConfigError as error:
-        print(error, file=sys.stderr)
-        return EXIT_INVALID
-    except ValueError as error:
-        print(f"luciole export: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    if not settings.spool_path.exists():
-        print(f"luciole export: no spool at {settings.spool_path} yet", file=sys.stderr)
-        return EXIT_INVALID
-    spool = Spool(settings.spool_path)
-    with (
-        args.out.open("w", encoding="utf-8")
-        if args.out
-        else contextlib.nullcontext(sys.stdout) as out
-    ):
-        count = export(spool, since_s, until_s, args.fmt, out)
-    print(f"{count} reading(s) exported", file=sys.stderr)
     return EXIT_OK
 
 
