@@ -106,3 +106,14 @@ async def stderr_until(process: asyncio.subprocess.Process, text: str) -> str:
                 pytest.fail(f"daemon exited before logging {text!r}")
             if text in line:
                 return line
+
+
+async def until_handled(client: aiomqtt.Client, lamps: Lamps, topic: str) -> None:
+    """Wait until the daemon has handled everything sent on `topic` so far.
+
+    MQTT keeps order within one topic only, so the marker is sent on the same topic: a
+    payload the daemon must refuse, whose dead-letter is the event to wait for.
+    """
+    await client.subscribe(f"{lamps.root}/deadletter", qos=1)
+    await client.publish(topic, b'{"marker": "not a reading"}', qos=1)
+    await lamps.until(lambda: any(d["topic"] == topic for d in lamps.deadletters))

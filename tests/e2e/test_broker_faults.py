@@ -11,7 +11,7 @@ import pytest
 
 from gateway.spool import Spool
 from tests.conftest import Embedded, Mosquitto, new_broker
-from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
+from tests.e2e.support import Lamps, running_daemon, stderr_until, until_handled, write_site
 
 
 @pytest.fixture
@@ -95,9 +95,7 @@ async def test_kill_9_mid_stream_loses_and_repeats_nothing(
                 await c.publish(f"{lamps.root}/sensor/water/meter-1", body, qos=1)
         assert daemon.returncode == -signal.SIGKILL
         async with running_daemon(site) as again:
-            marker = json.dumps({"count": 1, "seq": 1})  # after every reading, in session order
-            await c.publish(f"{lamps.root}/sensor/pedestrian/counter-2", marker, qos=1)
-            await lamps.until(lambda: lamps.latest.get("s2", {}).get("level") == 1.0)
+            await until_handled(c, lamps, f"{lamps.root}/sensor/water/meter-1")
             again.send_signal(signal.SIGTERM)
             await stderr_until(again, "stopped")
     spool = Spool(tmp_path / "spool" / "luciole.db")

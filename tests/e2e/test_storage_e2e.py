@@ -10,7 +10,7 @@ import aiomqtt
 
 from gateway.spool import Spool
 from tests.conftest import BrokerInfo, Victoria
-from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
+from tests.e2e.support import Lamps, running_daemon, stderr_until, until_handled, write_site
 
 
 async def test_database_outage_under_load_loses_nothing(
@@ -32,9 +32,7 @@ async def test_database_outage_under_load_loses_nothing(
                 body = {"total_m3": 10 + seq / 100, "seq": seq, "ts": base_s + seq}
                 await client.publish(f"{lamps.root}/sensor/water/meter-1", json.dumps(body), qos=1)
             await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
-            marker = json.dumps({"count": 1})  # handled after every reading, in session order
-            await client.publish(f"{lamps.root}/sensor/pedestrian/counter-2", marker, qos=1)
-            await lamps.until(lambda: lamps.latest.get("s2", {}).get("level") == 1.0)
+            await until_handled(client, lamps, f"{lamps.root}/sensor/water/meter-1")
             daemon.send_signal(signal.SIGTERM)  # commits what it received, then a last drain
             await stderr_until(daemon, "storage stopped")
     assert Spool(tmp_path / "spool" / "luciole.db").stats().unwritten == 0
