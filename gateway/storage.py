@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class Writer:
         on_stored: Callable[[int, float], None] | None = None,
     ) -> None:
         self._on_stored = on_stored  # (readings, seconds the write took), for metrics
+        self._draining = threading.Lock()
         self._spool = spool
         self._settings = settings
         self._client = InfluxDBClient(url=settings.url, token=token, org=settings.org)
@@ -117,7 +119,15 @@ class Writer:
                 return stored
 
     def drain_once(self) -> Outcome:
-        """Write one batch of unwritten rows (blocking; run it in a thread)."""
+        """Write one batch of unwritten rows (blocking; run it in a thread).
+
+        One drain at a time: a cancelled `run()` leaves its worker thread going, and the last
+        drain on stop must not read the same rows and write them a second time.
+        """
+        with self._draining:
+            return self._drain_batch()
+
+    def _drain_batch(self) -> Outcome:
         rows = self._spool.unwritten(self._settings.batch_size)
         if not rows:
             return Outcome([], [], None)
