@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 import aiomqtt
-from pydantic import ValidationError
 
 from controllers.settings import ConfigError
 from gateway.clock import Clock
@@ -30,7 +29,6 @@ from gateway.observe import Metrics
 from gateway.publisher import Publisher
 from gateway.spool import Spool, Spooled
 from gateway.storage import Writer, build_writer, last_drain
-from gateway.wire import OverrideMessage
 
 log = logging.getLogger("luciole.gateway")
 
@@ -269,19 +267,11 @@ class Daemon:
     async def _handle_override(
         self, publisher: Publisher, target: str, topic: str, payload: bytes, now_s: float
     ) -> None:
-        try:
-            message = OverrideMessage.model_validate_json(payload)
-        except ValidationError as error:
-            detail = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
-            )
-            await self._reject(publisher, topic, payload, Rejection("invalid_override", detail))
-            return
-        problem = self.lighting.override(target, message, now_s)
+        problem = self.lighting.override_message(target, payload, now_s)
         if problem is not None:
             await self._reject(publisher, topic, payload, Rejection("invalid_override", problem))
             return
-        event(log, logging.INFO, "override applied", target=target, **message.model_dump())
+        event(log, logging.INFO, "override applied", target=target)
         await self._publish(publisher, self.lighting.commands(now_s))
 
     async def _reject(

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 
 from controllers.commands import CommandFilter
 from controllers.engine import REASON_NAMES, Engine
@@ -63,6 +64,14 @@ class Lighting:
             return True
         self.engine.seen(segment, received_s)
         return False
+
+    def override_message(self, target: str, payload: bytes, now_s: float) -> str | None:
+        """An override as it arrives on its topic; an error text if it cannot be applied."""
+        try:
+            message = OverrideMessage.model_validate_json(payload)
+        except ValidationError as error:
+            return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return self.override(target, message, now_s)
 
     def override(self, target: str, message: OverrideMessage, now_s: float) -> str | None:
         """Apply an operator override to a segment, a street or `all`; an error text if not."""

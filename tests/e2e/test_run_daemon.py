@@ -158,3 +158,24 @@ async def _get(port: int, path: str) -> str:
         answer = await reader.read()
     writer.close()
     return answer.decode()
+
+
+async def test_override_topic_sets_a_street_and_refuses_nonsense(
+    tmp_path: Path, broker: BrokerInfo, site_id: str
+) -> None:
+    """An override on the topic sets every segment of the street; a bad one is dead-lettered."""
+    site = write_site(tmp_path, broker, site_id, "30%")
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"t-{site_id}") as client:
+        lamps = Lamps(client, site_id)
+        await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        await client.subscribe(f"{lamps.root}/deadletter", qos=1)
+        async with running_daemon(site):
+            await lamps.until(lambda: len(lamps.latest) == 5)
+            override = json.dumps({"level": 0.8, "duration_s": 600})
+            await client.publish(f"{lamps.root}/override/main", override, qos=1)
+            await lamps.until(lambda: all(c["level"] == 0.8 for c in lamps.latest.values()))
+            assert {c["reason"] for c in lamps.latest.values()} == {"override"}
+            await client.publish(f"{lamps.root}/override/nowhere", override, qos=1)
+            await lamps.until(lambda: len(lamps.deadletters) == 1)
+            assert lamps.deadletters[0]["reason"] == "invalid_override"
+            assert "unknown override target 'nowhere'" in str(lamps.deadletters[0]["detail"])
