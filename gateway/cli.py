@@ -20,8 +20,8 @@ from gateway.clock import Clock, SystemClock
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
 from gateway.mqtt import check_credentials
+from gateway.tools import EXIT_INVALID, EXIT_OK, doc
 
-EXIT_OK, EXIT_INVALID = 0, 2
 DEMO_TICK_REAL_S = 0.02
 
 
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the daemon for one site", description=_doc(_run))
+    run = sub.add_parser("run", help="run the daemon for one site", description=doc(_run))
     run.add_argument(
         "--config",
         type=Path,
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(command=_run)
 
     check = sub.add_parser(
-        "check-config", help="validate site and policy files", description=_doc(_check_config)
+        "check-config", help="validate site and policy files", description=doc(_check_config)
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(command=_check_config)
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     tools.register(sub)
 
     demo = sub.add_parser(
-        "demo", help="one simulated night on a simulated district", description=_doc(_demo)
+        "demo", help="one simulated night on a simulated district", description=doc(_demo)
     )
     demo.add_argument(
         "--config",
@@ -117,10 +117,6 @@ def _log_options(parser: argparse.ArgumentParser, default_level: str = "info") -
     parser.add_argument(
         "--log-format", default="text", choices=["text", "json"], help="(default: %(default)s)"
     )
-
-
-def _doc(function: object) -> str:
-    return (getattr(function, "__doc__", "") or "").strip()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
     decode = sub.add_parser(
         "decode",
         help="show what a payload yields, or why it is refused",
-        description=_doc(_decode_command),
+        description=doc(_decode_command),
     )
     decode.add_argument("file", metavar="FILE", help="the payload, or - for standard input")
     decode.add_argument("--format", help="native, chirpstack, tts, senml or wmbusmeters")
@@ -32,7 +32,7 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
     decode.set_defaults(command=_decode_command)
 
     export = sub.add_parser(
-        "export", help="dump readings from the local spool", description=_doc(_export_command)
+        "export", help="dump readings from the local spool", description=doc(_export_command)
     )
     export.add_argument(
         "--config",
@@ -53,7 +53,8 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
     export.set_defaults(command=_export_command)
 
 
-def _doc(function: object) -> str:
+def doc(function: object) -> str:
+    """A command's docstring, as its `--help` description."""
     return (getattr(function, "__doc__", "") or "").strip()
 
 
