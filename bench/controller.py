@@ -38,6 +38,8 @@ def street_topology(size: int) -> Topology:
         length_m=np.full(size, 30.0),
         rated_power_w=np.full(size, 72.0),
         standby_power_w=np.full(size, 1.0),
+        lux_at_full_lx=np.full(size, 10.0),
+        rated_class=np.full(size, 3, dtype=np.int64),
         next_index=next_index.astype(np.int64),
         prev_index=prev_index.astype(np.int64),
     )

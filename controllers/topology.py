@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from controllers.settings.site import SiteConfig
+from controllers.classes import AVERAGE_LUX, class_index
+from controllers.settings.site import Segment, SiteConfig
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -28,6 +29,8 @@ class Topology:
     length_m: FloatArray
     rated_power_w: FloatArray
     standby_power_w: FloatArray
+    lux_at_full_lx: FloatArray
+    rated_class: IntArray
     next_index: IntArray
     prev_index: IntArray
 
@@ -86,6 +89,15 @@ def topology_from_site(site: SiteConfig) -> Topology:
         length_m=np.array([s.length_m for s in segments], dtype=np.float64),
         rated_power_w=np.array([s.rated_power_w * s.lamps for s in segments], dtype=np.float64),
         standby_power_w=np.array([s.standby_power_w * s.lamps for s in segments]),
+        lux_at_full_lx=np.array([_lux_at_full(s) for s in segments], dtype=np.float64),
+        rated_class=np.array([class_index(s.lighting_class) for s in segments], dtype=np.int64),
         next_index=next_index,
         prev_index=prev_index,
     )
+
+
+def _lux_at_full(segment: Segment) -> float:
+    """The photometry given in the site file, else exactly the rated class at 100 %."""
+    if segment.lux_at_full_lx is not None:
+        return segment.lux_at_full_lx
+    return AVERAGE_LUX[class_index(segment.lighting_class)]

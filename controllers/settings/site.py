@@ -98,7 +98,15 @@ class Segment(BaseModel):
     lamps: int = Field(default=1, ge=1)
     rated_power_w: float = Field(gt=0, description="per lamp, at 100 %")
     standby_power_w: float = Field(default=0.5, ge=0, description="per lamp, driver on, light off")
-    lighting_class: LightingClass = "P4"
+    lighting_class: LightingClass = Field(
+        default="P4", description="EN 13201 class the segment is rated for when busy"
+    )
+    lux_at_full_lx: float | None = Field(
+        default=None,
+        gt=0,
+        description="average lux on the ground at 100 % (photometry); default: the rated "
+        "class's average exactly",
+    )
 
 
 class Source(BaseModel):

@@ -126,3 +126,39 @@ def test_walk_stays_on_the_street_within_reach(start: int, direction: int, steps
         if ahead or behind:
             expected.add(f"{street}-{other_order}")
     assert ids(found) == expected
+
+
+def test_photometry_defaults_to_the_rated_class_at_full_and_gives_class_levels() -> None:
+    """A segment without photometry meets its class at 100 %; P6 then needs the lux ratio."""
+    from controllers.classes import QUIETEST, class_level
+    from controllers.settings import SiteConfig
+
+    site = SiteConfig.model_validate(
+        {
+            "site": {"id": "t", "latitude": 0, "longitude": 0},
+            "segments": [
+                {
+                    "id": "a",
+                    "street": "s",
+                    "order": 1,
+                    "length_m": 30,
+                    "rated_power_w": 40,
+                    "lighting_class": "P3",
+                },
+                {
+                    "id": "b",
+                    "street": "s",
+                    "order": 2,
+                    "length_m": 30,
+                    "rated_power_w": 40,
+                    "lighting_class": "P4",
+                    "lux_at_full_lx": 20,
+                },
+            ],
+        }
+    )
+    topology = topology_from_site(site)
+    assert topology.lux_at_full_lx.tolist() == [7.5, 20.0]
+    assert class_level(topology.lux_at_full_lx, topology.rated_class).tolist() == [1.0, 0.25]
+    quietest = np.full(2, QUIETEST)
+    assert class_level(topology.lux_at_full_lx, quietest).tolist() == [2 / 7.5, 0.1]
