@@ -66,6 +66,11 @@ class Topology:
         """Position of a segment id; KeyError names the unknown id."""
         return self._positions()[segment_id]
 
+    @property
+    def positions(self) -> dict[str, int]:
+        """Segment id → position (built once)."""
+        return self._positions()
+
     def _positions(self) -> dict[str, int]:
         cached: dict[str, int] | None = self.__dict__.get("_position_cache")
         if cached is None:

@@ -118,7 +118,7 @@ def test_out_of_range_ratio_is_reported() -> None:
     """A level above 100 % names the bound."""
     problem = only_problem(Policy, "presence:\n  level: 150%\n")
     assert (problem.line, problem.path) == (2, "presence.level")
-    assert problem.message.startswith("must be ≤ 1")
+    assert problem.message == "a level must be between 0 and 100% (got '150%')"
 
 
 def test_bad_duration_text_is_explained() -> None:
