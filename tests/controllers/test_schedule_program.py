@@ -46,7 +46,8 @@ def test_an_off_step_switches_the_street_off_until_the_next_step() -> None:
 
 
 def test_a_dated_exception_applies_to_the_night_that_starts_on_its_date() -> None:
-    """A festival on the 21st changes 23:00 on the 21st and 01:00 on the 22nd, not the 21st's 01:00."""
+    """A festival on the 21st changes 23:00 on the 21st and 01:00 on the 22nd, not 01:00 on
+    the 21st."""
     festival = {"name": "fete", "dates": ["2026-06-21"], "night_level": 1.0, "steps": []}
     night = program(night_level=0.3, steps=[{"at": "01:00", "level": 0.2}], exceptions=[festival])
     assert night.state(at(date(2026, 6, 21), 1)).level == 0.2
