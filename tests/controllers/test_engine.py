@@ -292,3 +292,98 @@ def test_step_exposes_its_components(direction: int) -> None:
     assert step.presence.sum() == (5 if direction == 0 else 3)
     assert not step.override.any()
     assert step.now_s == NIGHT
+
+
+def photometry_engine(**policy: Any) -> Engine:
+    """Street `lit` of three segments rated P4 with lamps giving 10 lx at full (P4 is 0.5)."""
+    site = SiteConfig.model_validate(
+        {
+            "site": {
+                "id": "t",
+                "latitude": 47.4712,
+                "longitude": -0.5518,
+                "timezone": "Europe/Paris",
+            },
+            "segments": [
+                {
+                    "id": f"lit-{n}",
+                    "street": "lit",
+                    "order": n,
+                    "length_m": 30,
+                    "rated_power_w": 36,
+                    "lighting_class": "P4",
+                    "lux_at_full_lx": 10 if n < 3 else 20,
+                }
+                for n in range(1, 4)
+            ],
+            "junctions": {},
+        }
+    )
+    full = Policy.model_validate({"schedule": {"night_level": 0.1}, **policy})
+    return Engine(topology_from_site(site), full, angers_clock())
+
+
+def test_occupied_level_defaults_to_the_rated_class_through_the_photometry() -> None:
+    """Presence without a level raises each segment to its rated class: 5 lx of 10 or of 20."""
+    engine = photometry_engine(presence={"lookahead_segments": 2})
+    engine.detect(np.array([0]), np.array([1]), NIGHT)
+    step = engine.step(NIGHT)
+    assert step.level.tolist() == [0.5, 0.5, 0.25]
+    assert step.occupied_level.tolist() == [0.5, 0.5, 0.25]
+    assert np.allclose(step.floor, 0.1)
+
+
+def test_segments_ahead_may_get_a_level_of_their_own() -> None:
+    """ahead_level applies to the look-ahead; the walker's own segment gets the occupied level."""
+    engine = photometry_engine(
+        presence={"level": 1.0, "ahead_level": "P5", "lookahead_segments": 2}
+    )
+    engine.detect(np.array([0]), np.array([1]), NIGHT)
+    assert np.allclose(engine.step(NIGHT).level, [1.0, 0.3, 0.15])
+
+
+def test_presence_never_dims_below_the_base_and_never_switches_off() -> None:
+    """An occupied level under the night level leaves the night level; after the hold, the
+    night level, not off."""
+    engine = photometry_engine(schedule={"night_level": 0.6}, presence={"level": 0.2, "hold_s": 10})
+    engine.detect(np.array([1]), np.array([0]), NIGHT)
+    assert np.allclose(engine.step(NIGHT).level, 0.6)
+    assert np.allclose(engine.step(NIGHT + 11).level, 0.6)
+
+
+def test_presence_follows_a_junction_into_the_next_street() -> None:
+    """A walker at the end of one street lights the first segments of the joined street."""
+    site = SiteConfig.model_validate(
+        {
+            "site": {
+                "id": "t",
+                "latitude": 47.4712,
+                "longitude": -0.5518,
+                "timezone": "Europe/Paris",
+            },
+            "segments": [
+                {"id": f"{s}-{n}", "street": s, "order": n, "length_m": 30, "rated_power_w": 36}
+                for s in ("a", "b")
+                for n in (1, 2, 3)
+            ],
+            "junctions": {"corner": ["a-3", "b-1"]},
+        }
+    )
+    policy = Policy.model_validate({"presence": {"level": 1.0, "lookahead_segments": 2}})
+    engine = Engine(topology_from_site(site), policy, angers_clock())
+    engine.detect(np.array([engine.topology.index_of("a-2")]), np.array([1]), NIGHT)
+    raised_ids = {engine.topology.ids[i] for i in np.flatnonzero(engine.step(NIGHT).level == 1.0)}
+    assert raised_ids == {"a-2", "a-3", "b-1"}
+
+
+def test_reasons_name_the_layer_that_decided() -> None:
+    """Presence above the base says presence; the fail-safe above presence says failsafe."""
+    engine = make_engine(failsafe={"stale_after_s": 60, "level": 0.5}, presence={"level": 0.4})
+    engine.register_sensors(idx(engine, "long-1", "long-3"), NIGHT - 120)
+    detect(engine, "long-3", 0, NIGHT)
+    step = engine.step(NIGHT)
+    reasons = dict(zip(engine.topology.ids, step.reason.tolist(), strict=True))
+    assert reasons["long-1"] == Reason.FAILSAFE
+    assert reasons["long-2"] == Reason.PRESENCE
+    assert reasons["long-3"] == Reason.PRESENCE  # seen just now: not stale
+    assert reasons["long-6"] == Reason.SCHEDULE
