@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from controllers.settings import ConfigError
 from controllers.settings.site import BrokerSettings
-from gateway import logs, tools
+from gateway import logs, override_command, tools
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=_check_config)
 
     tools.register(sub)
+    override_command.register(sub)
 
     demo = sub.add_parser(
         "demo", help="one simulated night on a simulated district", description=doc(_demo)

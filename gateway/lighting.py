@@ -14,6 +14,7 @@ from controllers.commands import CommandFilter
 from controllers.engine import REASON_NAMES, Engine
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
+from controllers.targets import target_segments, unknown_target
 from controllers.topology import IntArray, topology_from_site
 from gateway.readings import PedestrianReading, Reading
 from gateway.topics import Topics
@@ -75,9 +76,9 @@ class Lighting:
 
     def override(self, target: str, message: OverrideMessage, now_s: float) -> str | None:
         """Apply an operator override to a segment, a street or `all`; an error text if not."""
-        segments = self._target(target)
+        segments = target_segments(target, self.topology, self.policy)
         if segments is None:
-            return f"unknown override target {target!r}: use a segment id, a street or 'all'"
+            return unknown_target(target, self.topology, self.policy)
         if message.clear:
             self.engine.clear_override(segments)
         elif message.level is None:
@@ -109,16 +110,6 @@ class Lighting:
     def resend_all(self) -> None:
         """Make the next `commands` call send every lamp its level (after a reconnect)."""
         self._filter.forget()
-
-    def _target(self, target: str) -> IntArray | None:
-        topology = self.topology
-        if target == "all":
-            return np.arange(topology.size)
-        if target in topology.streets:
-            return np.flatnonzero(topology.street_of == topology.streets.index(target))
-        if target in topology.ids:
-            return self._indices([target])
-        return None
 
     def _indices(self, segment_ids: Iterable[str]) -> IntArray:
         return np.array([self.topology.index_of(s) for s in segment_ids], dtype=np.int64)

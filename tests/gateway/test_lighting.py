@@ -200,3 +200,21 @@ def test_replace_policy_applies_to_the_next_commands(lighting: Lighting) -> None
     lighting.replace_policy(Policy.model_validate({"schedule": {"night_level": 0.5}}))
     assert lighting.policy.schedule.night_level == 0.5
     assert {o.command.level for o in lighting.commands(NIGHT + 1)} == {0.5}
+
+
+def test_override_reaches_a_group_of_the_policy() -> None:
+    """A group named in the policy is an override target covering its streets and segments."""
+    policy = Policy.model_validate(
+        {"groups": {"old-town": {"streets": ["b"], "segments": ["a-1"]}}}
+    )
+    lighting = Lighting(SITE, policy, NIGHT)
+    lighting.commands(NIGHT)
+    assert lighting.override("old-town", OverrideMessage(level=0.9, duration_s=60), NIGHT) is None
+    assert set(by_segment(lighting.commands(NIGHT + 1))) == {"a-1", "b-1", "b-2", "b-3"}
+
+
+def test_unknown_override_target_suggests_a_close_name(lighting: Lighting) -> None:
+    """A misspelt segment id gets a did-you-mean."""
+    error = lighting.override("a-11", OverrideMessage(level=1.0), NIGHT)
+    assert error is not None
+    assert "did you mean" in error
