@@ -387,3 +387,56 @@ def test_reasons_name_the_layer_that_decided() -> None:
     assert reasons["long-2"] == Reason.PRESENCE
     assert reasons["long-3"] == Reason.PRESENCE  # seen just now: not stale
     assert reasons["long-6"] == Reason.SCHEDULE
+
+
+def test_a_class_floor_follows_each_segment_photometry() -> None:
+    """floor: P6 is 2 lx: 0.2 where lamps give 10 lx at full, 0.1 where they give 20 lx."""
+    engine = photometry_engine(schedule={"night_level": 0.05}, limits={"floor": "P6"})
+    assert np.allclose(engine.step(NIGHT).level, [0.2, 0.2, 0.1])
+
+
+def test_ramp_limit_lengthens_fades_to_the_fastest_allowed_change() -> None:
+    """With at most 20 %/s, 0.3 → 1.0 takes 3.5 s although ramp_up_s is 1 s; back down takes
+    the longer of ramp_down_s and the limit."""
+    engine = make_engine(limits={"max_ramp_per_s": "20%"}, presence={"hold_s": 60})
+    engine.step(NIGHT - 100)
+    detect(engine, "long-1", +1, NIGHT)
+    i = idx(engine, "long-1")[0]
+    assert engine.step(NIGHT).ramp_s[i] == pytest.approx(3.5)
+    assert engine.step(NIGHT + 60).ramp_s[i] == pytest.approx(10.0)
+
+
+def test_ramp_limit_counts_from_where_the_lamp_is_in_its_fade() -> None:
+    """A lamp still fading down from 1.0 (15 s) and told to go to 0 halfway has 0.65 to go."""
+    engine = make_engine(
+        limits={"max_ramp_per_s": 0.1, "floor": 0.0}, presence={"hold_s": 10, "ramp_down_s": 1}
+    )
+    engine.step(NIGHT - 100)
+    detect(engine, "short-1", 0, NIGHT - 100)
+    i = idx(engine, "short-1")[0]
+    engine.step(NIGHT - 100)  # 0.3 → 1.0
+    engine.step(NIGHT - 90)  # 1.0 → 0.3: 7 s at 0.1 per second
+    engine.set_override(idx(engine, "short-1"), 0.0, NIGHT + 100)
+    step = engine.step(NIGHT - 86.5)  # halfway: at 0.65
+    assert step.ramp_s[i] == pytest.approx(6.5)
+
+
+def test_max_caps_every_layer_and_overrides() -> None:
+    """limits.max caps presence, the fail-safe and an override alike."""
+    engine = make_engine(limits={"max": 0.6}, failsafe={"stale_after_s": 10, "level": 1.0})
+    engine.register_sensors(idx(engine, "short-3"), NIGHT - 100)
+    detect(engine, "long-1", 0)
+    engine.set_override(idx(engine, "long-6"), 1.0, NIGHT + 100)
+    step = engine.step(NIGHT)
+    assert step.level.max() == pytest.approx(0.6)
+    for sid in ("long-1", "short-3", "long-6"):
+        assert step.level[idx(engine, sid)][0] == pytest.approx(0.6)
+
+
+def test_failsafe_goes_to_the_rated_level_by_default() -> None:
+    """A stale segment without a failsafe level is lit at its rated class (P4 of 10 lx: 0.5)."""
+    engine = photometry_engine(failsafe={"stale_after_s": "5m"})
+    engine.register_sensors(np.array([1]), NIGHT - 3600)
+    step = engine.step(NIGHT)
+    assert np.allclose(step.level, [0.1, 0.5, 0.1])
+    assert step.reason.tolist() == [Reason.SCHEDULE, Reason.FAILSAFE, Reason.SCHEDULE]
