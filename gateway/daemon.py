@@ -300,6 +300,7 @@ class Daemon:
                 segment=out.segment,
                 level=out.command.level,
                 reason=out.command.reason,
+                **(self.lighting.explain(out.segment) if log.isEnabledFor(logging.DEBUG) else {}),
             )
             await publisher.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
         self.stats["commands"] += len(commands)

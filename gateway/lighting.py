@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
+from controllers.classes import CLASS_NAMES
 from controllers.commands import CommandFilter
-from controllers.engine import REASON_NAMES, Engine
+from controllers.dali import arc_power
+from controllers.engine import REASON_NAMES, Engine, Step
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
 from controllers.targets import target_segments, unknown_target
@@ -42,6 +44,7 @@ class Lighting:
         self.engine = Engine(self.topology, policy, clock)
         self._filter = CommandFilter(self.topology.size)
         self._seq = 0
+        self.last_step: Step | None = None
         sensed = {d.segment for d in site.devices.values()}
         self.engine.register_sensors(self._indices(sensed), now_s)
 
@@ -91,21 +94,43 @@ class Lighting:
     def commands(self, now_s: float) -> list[Outgoing]:
         """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
         step = self.engine.step(now_s)
+        self.last_step = step
         rules = self.engine.policy.commands
         due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        levels = np.round(step.level[due].astype(np.float64), 4)
+        arcs = arc_power(step.level[due]).tolist() if rules.dali_arc_power else None
         out = []
-        for i in due.tolist():
+        for k, i in enumerate(due.tolist()):
             self._seq += 1
             segment = self.topology.ids[i]
             command = LampCommand(
-                level=round(float(step.level[i]), 4),
-                ramp_s=float(step.ramp_s[i]),
+                level=float(levels[k]),
+                ramp_s=round(float(step.ramp_s[i]), 3),
                 reason=REASON_NAMES[step.reason[i]],
                 seq=self._seq,
                 ts=now_s,
+                arc_power=arcs[k] if arcs is not None else None,
             )
             out.append(Outgoing(self.topics.lamp_set(segment), segment, command))
         return out
+
+    def explain(self, segment: str) -> dict[str, object]:
+        """Why a segment is at its level in the last step: every layer's part, for logs."""
+        step = self.last_step
+        if step is None:
+            return {}
+        i = self.topology.index_of(segment)
+        source = step.schedule[
+            self.engine.resolved.schedule_of_combo[self.engine.resolved.combo_of[i]]
+        ]
+        traffic = int(step.traffic_class[i])
+        return {
+            "schedule": f"{float(step.schedule_level[i]):.3g} ({source.source})",
+            "traffic_class": CLASS_NAMES[traffic] if traffic >= 0 else None,
+            "presence": bool(step.presence[i]),
+            "failsafe": bool(step.failsafe[i]),
+            "override": bool(step.override[i]),
+        }
 
     def resend_all(self) -> None:
         """Make the next `commands` call send every lamp its level (after a reconnect)."""
