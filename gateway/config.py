@@ -29,6 +29,11 @@ class Settings:
         return self.site_path.parent / self.site.spool_path
 
     @property
+    def files(self) -> list[Path]:
+        """The files this configuration was read from (watched for changes)."""
+        return [self.site_path, self.policy_path]
+
+    @property
     def deadletter_path(self) -> Path:
         return self.site_path.parent / self.site.deadletter_path
 

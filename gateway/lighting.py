@@ -132,6 +132,11 @@ class Lighting:
             "override": bool(step.override[i]),
         }
 
+    @property
+    def sent(self) -> CommandFilter:
+        """What each lamp was last told and when."""
+        return self._filter
+
     def resend_all(self) -> None:
         """Make the next `commands` call send every lamp its level (after a reconnect)."""
         self._filter.forget()
