@@ -37,6 +37,7 @@ class Resolved:
 
     policy: Policy
     layers: tuple[Layer, ...]
+    chains: tuple[tuple[Path, ...], ...]
     combo_of: IntArray
     members: tuple[IntArray, ...]
     schedules: tuple[Schedule, ...]
@@ -64,7 +65,7 @@ class Resolved:
 def resolve_policy(policy: Policy, topology: Topology) -> Resolved:
     """Fold the overrides into one effective layer per combination and fill the arrays."""
     combo_of, chains = combinations(policy, topology)
-    layers = tuple(merged(policy, chain) for chain in chains)
+    layers = tuple(merged(policy, [layer for _, layer in chain]) for chain in chains)
     members = _members(combo_of, len(layers))
     schedules: list[Schedule] = []
     keys: dict[str, int] = {}
@@ -79,6 +80,7 @@ def resolve_policy(policy: Policy, topology: Topology) -> Resolved:
     return Resolved(
         policy=policy,
         layers=layers,
+        chains=tuple(tuple(path for path, _ in chain) for chain in chains),
         combo_of=combo_of,
         members=members,
         schedules=tuple(schedules),
@@ -88,16 +90,19 @@ def resolve_policy(policy: Policy, topology: Topology) -> Resolved:
     )
 
 
-def combinations(policy: Policy, topology: Topology) -> tuple[IntArray, list[list[Layer]]]:
+Chain = list[tuple[Path, Layer]]
+
+
+def combinations(policy: Policy, topology: Topology) -> tuple[IntArray, list[Chain]]:
     """(combination of each segment, the override chain of each combination)."""
-    patches = [(layer, covered(path, layer, topology)) for path, layer in policy.patches()]
+    patches = [(path, layer, covered(path, layer, topology)) for path, layer in policy.patches()]
     code = np.zeros(topology.size, dtype=np.int64)
-    for _, mask in patches:
+    for _, _, mask in patches:
         if mask.any():
             code = code * 2 + mask
             _, code = np.unique(code, return_inverse=True)
     _, first, combo_of = np.unique(code, return_index=True, return_inverse=True)
-    chains = [[layer for layer, mask in patches if mask[i]] for i in first.tolist()]
+    chains = [[(p, layer) for p, layer, mask in patches if mask[i]] for i in first.tolist()]
     return combo_of.astype(np.int64), chains
 
 
@@ -130,9 +135,31 @@ def merged(policy: Policy, chain: list[Layer]) -> Layer:
     return Layer(**sections)
 
 
+def set_by(resolved: Resolved, combo: int, section: str, key: str) -> Path:
+    """The key path that gave `section.key` its value in a combination (the last override of
+    its chain that sets it, else the top level)."""
+    for path in reversed(resolved.chains[combo]):
+        patch = _patch_at(resolved.policy, path)
+        if key in getattr(patch, section).model_fields_set:
+            return (*path, section, key)
+    return (section, key)
+
+
+def _patch_at(policy: Policy, path: Path) -> Layer:
+    kind, name = path[0], str(path[1])
+    if kind == "groups":
+        return policy.groups[name]
+    return policy.streets[name] if kind == "streets" else policy.segments[name]
+
+
 def unknown_names(policy: Policy, topology: Topology) -> list[tuple[Path, str]]:
-    """Override entries naming streets or segments the site does not have."""
+    """Override entries naming streets or segments the site does not have, and groups named
+    like a street or segment (an override target must mean one thing)."""
     found: list[tuple[Path, str]] = []
+    for name in policy.groups:
+        if name in topology.streets or name in topology.positions or name == "all":
+            message = f"a group cannot be named like a street or segment ({name!r})"
+            found.append((("groups", name), message))
     streets, segments = topology.streets, topology.ids
     for name in policy.streets:
         if name not in streets:

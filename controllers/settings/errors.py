@@ -13,10 +13,12 @@ class Problem:
     line: int | None
     path: str
     message: str
+    warning: bool = False  # legal but unwise: reported, not refused
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        message = f"warning: {self.message}" if self.warning else self.message
+        return f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
 
 
 class ConfigError(Exception):
