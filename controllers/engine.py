@@ -16,6 +16,7 @@ few passes over float32 arrays: presence, fail-safe, override and what changed.
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -52,12 +53,19 @@ class Step:
     `schedule_level` is the static program (schedule within the limits; 0 where off),
     `traffic_class` the P-class index in force (-1: none), `occupied_level` the level a
     segment gets when occupied (by default its rated class) and `floor` its floor while lit.
+    `base_level` is schedule and traffic within the limits; `presence_level` and
+    `failsafe_level` what those layers asked for (None: nowhere). The reason of each segment
+    follows from them, and is worked out only for the segments asked about (`reason_of`), or
+    for all on first use of `reason`.
     """
 
     now_s: float
     level: Float32Array
     ramp_s: Float32Array
-    reason: Int8Array
+    base_level: Float32Array
+    base_reason: Int8Array
+    presence_level: Float32Array | None
+    failsafe_level: Float32Array | None
     lit: BoolArray
     schedule_level: Float32Array
     traffic_class: Int8Array
@@ -72,6 +80,25 @@ class Step:
     @property
     def any_lit(self) -> bool:
         return bool(self.lit.any())
+
+    @cached_property
+    def reason(self) -> Int8Array:
+        """The layer that decided each segment's level (Reason values)."""
+        return self.reason_of(slice(None))
+
+    def reason_of(self, segments: IntArray | slice) -> Int8Array:
+        """The layer that decided the level of `segments`: the base (schedule or traffic),
+        raised by presence, raised further by the fail-safe, replaced by an override."""
+        reason: Int8Array = self.base_reason[segments].copy()
+        below = self.base_level[segments]
+        if self.presence_level is not None:
+            raised = self.presence_level[segments]
+            reason[raised > below] = Reason.PRESENCE
+            below = np.maximum(below, raised)
+        if self.failsafe_level is not None:
+            reason[self.failsafe_level[segments] > below] = Reason.FAILSAFE
+        reason[self.override[segments]] = Reason.OVERRIDE
+        return reason
 
 
 class Engine:
@@ -91,14 +118,12 @@ class Engine:
         self._override_until_s = np.full(size, -np.inf)
         self._level = np.zeros(size, dtype=np.float32)  # the last step's targets
         self._spare = np.zeros(size, dtype=np.float32)  # the next step's, swapped each step
-        self._reason = np.zeros(size, dtype=np.int8)
         self._masks = tuple(np.zeros(size, dtype=np.bool_) for _ in range(5))
-        self._raised = np.zeros(size, dtype=np.float32)
+        self._raised = (np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32))
         self._fades = Fades(size)
         self._baseline = Baseline(topology)
         self._classes = Classes(topology)
         self._flow = Flow(topology, policy.traffic.window_s)
-        self._sensed = np.flatnonzero(self._flow.source_slot >= 0)
         self.replace_policy(policy)
 
     @property
@@ -171,26 +196,27 @@ class Engine:
         self._advance_traffic(now_s)
         base, resolved = self._baseline, self._resolved
         base.schedule(states, resolved, self._classes.level)
-        level, reason = self._spare, self._reason
+        level = self._spare
         np.copyto(level, base.level)
-        np.copyto(reason, base.reason)
         presence, failsafe, override, _, scratch = self._masks
-        self._presence(now_s, base.lit, presence, scratch)
+        raised = self._presence(now_s, base.lit, presence, scratch)
         np.less(self._stale_at_s, now_s, out=failsafe)
         failsafe &= base.lit
-        self._raise(failsafe, resolved.failsafe_level, Reason.FAILSAFE)
+        safe = self._raise(failsafe, resolved.failsafe_level, self._raised[1])
         np.greater(self._override_until_s, now_s, out=override)
         if override.any():
             chosen = np.flatnonzero(override)  # the floor does not bind an operator's override
             level[chosen] = np.minimum(self._override_level[chosen], resolved.max[chosen])
-            reason[chosen] = Reason.OVERRIDE
         self._retarget(level, now_s)
         self._spare, self._level = self._level, level
         return Step(
             now_s=now_s,
             level=level,
             ramp_s=self._fades.ramp_s,
-            reason=reason,
+            base_level=base.level,
+            base_reason=base.reason,
+            presence_level=raised,
+            failsafe_level=safe,
             lit=base.lit,
             schedule_level=base.schedule_level,
             traffic_class=self._classes.current,
@@ -205,33 +231,35 @@ class Engine:
 
     def _presence(
         self, now_s: float, lit: BoolArray, presence: BoolArray, scratch: BoolArray
-    ) -> None:
-        """Raise occupied segments and those ahead (presence never lights by day)."""
+    ) -> Float32Array | None:
+        """Raise occupied segments and those ahead (presence never lights by day); the levels
+        presence asked for, or None where it asked for nothing."""
         np.greater(self._presence_until_s, now_s, out=presence)
         presence &= lit
-        if not presence.any():
-            return
-        resolved = self._resolved
+        resolved, raised = self._resolved, self._raised[0]
         if resolved.same_ahead:
-            self._raise(presence, resolved.occupied_level, Reason.PRESENCE)
-            return
-        for until_s, to in (
-            (self._ahead_until_s, resolved.ahead_level),
-            (self._occupied_until_s, resolved.occupied_level),
-        ):
-            np.greater(until_s, now_s, out=scratch)
-            scratch &= lit
-            self._raise(scratch, to, Reason.PRESENCE)
+            return self._raise(presence, resolved.occupied_level, raised)
+        if not presence.any():
+            return None
+        np.greater(self._ahead_until_s, now_s, out=scratch)
+        scratch &= lit
+        np.multiply(resolved.ahead_level, scratch, out=raised)
+        np.greater(self._occupied_until_s, now_s, out=scratch)
+        scratch &= lit
+        occupied = self._raised[1]  # free until the fail-safe, which comes after
+        np.multiply(resolved.occupied_level, scratch, out=occupied)
+        np.maximum(raised, occupied, out=raised)
+        np.maximum(self._spare, raised, out=self._spare)
+        return raised
 
-    def _raise(self, where: BoolArray, to: Float32Array, why: Reason) -> None:
-        """The step's level = max(level, to) where `where`; the reason where that raised it."""
+    def _raise(self, where: BoolArray, to: Float32Array, out: Float32Array) -> Float32Array | None:
+        """The step's level = max(level, to) where `where`, branch-free (masks are scattered,
+        so dense passes beat masked writes); `out` gets the raised levels (0 elsewhere)."""
         if not where.any():
-            return
-        level, raised, up = self._spare, self._raised, self._masks[3]
-        np.multiply(to, where, out=raised)
-        np.greater(raised, level, out=up)
-        np.maximum(level, raised, out=level)
-        np.copyto(self._reason, np.int8(why), where=up)
+            return None
+        np.multiply(to, where, out=out)
+        np.maximum(self._spare, out, out=self._spare)
+        return out
 
     def _retarget(self, level: Float32Array, now_s: float) -> None:
         """New fades for the segments whose target changed since the last step."""
@@ -246,6 +274,7 @@ class Engine:
 
     def _advance_traffic(self, now_s: float) -> None:
         """Expire old counts; when some expired, re-select the classes they fed."""
-        if self._flow.advance(now_s) and len(self._sensed):
-            moved = self._classes.update(self._sensed, self._flow, self._resolved)
+        fell = self._flow.advance(now_s)
+        if len(fell):
+            moved = self._classes.update(self._flow.covered(fell), self._flow, self._resolved)
             self._baseline.classes_moved(moved, self._resolved, self._classes.level)

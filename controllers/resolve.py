@@ -7,6 +7,7 @@ combinations; a million segments without overrides have one.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ class Resolved:
     stale_after_s: FloatArray
     rated_level: Float32Array
 
-    @property
+    @cached_property
     def same_ahead(self) -> bool:
         """True when the segments ahead get the occupied level (one presence timer is enough)."""
         return bool(np.array_equal(self.occupied_level, self.ahead_level))

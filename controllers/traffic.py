@@ -17,6 +17,7 @@ from controllers.topology import Float32Array, FloatArray, IntArray, Topology
 BUCKETS = 15
 _SECONDS_PER_HOUR = 3600.0
 NO_CLASS = -1
+_NONE = np.zeros(0, dtype=np.int64)
 Int8Array = npt.NDArray[np.int8]
 
 
@@ -39,24 +40,26 @@ class Flow:
         self._source_ptr = np.searchsorted(sorted_slots, np.arange(len(counters) + 1))
         self.source_slot = source_slot
 
-    def advance(self, now_s: float) -> bool:
-        """Move the window to `now_s`; True when counts left it (flows may have fallen)."""
+    def advance(self, now_s: float) -> IntArray:
+        """Move the window to `now_s`; the counter slots whose counts left it (their flows
+        fell), empty when none did."""
         bucket = int(now_s // self.bucket_s)
         if self._bucket is None or bucket <= self._bucket:
             self._bucket = bucket if self._bucket is None else self._bucket
-            return False
-        expired = False
+            return _NONE
+        fell = np.zeros(len(self._total), dtype=np.bool_)
         for step in range(self._bucket + 1, min(bucket, self._bucket + BUCKETS) + 1):
             row = self._ring[step % BUCKETS]
             if row.any():
-                expired = True
+                fell |= row > 0
                 self._total -= row
                 row[:] = 0
         if bucket - self._bucket >= BUCKETS:  # a gap longer than the window: all expired
+            fell |= self._total > 0
             self._ring[:] = 0
             self._total[:] = 0
         self._bucket = bucket
-        return expired
+        return np.flatnonzero(fell) if fell.any() else _NONE
 
     def add(self, segments: IntArray, counts: IntArray, now_s: float) -> IntArray:
         """Count walkers on counter segments; the counter slots that changed."""
@@ -76,8 +79,12 @@ class Flow:
 
     def covered(self, slots: IntArray) -> IntArray:
         """Segments whose flow comes from these counter slots."""
-        parts = [self._by_source[self._source_ptr[s] : self._source_ptr[s + 1]] for s in slots]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        first = self._source_ptr[slots]
+        counts = self._source_ptr[slots + 1] - first
+        total = int(counts.sum())
+        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        found: IntArray = self._by_source[np.repeat(first, counts) + offsets]
+        return found
 
 
 def select(flow_per_h: FloatArray, current: Int8Array, rule: TrafficRule) -> Int8Array:
@@ -111,10 +118,12 @@ class Classes:
     def update(self, segments: IntArray, flow: Flow, resolved: Resolved) -> IntArray:
         """Re-select the class of `segments`; those whose level changed."""
         changed = []
-        combos = resolved.combo_of[segments]
-        for combo in np.unique(combos).tolist():
-            rule = resolved.traffic[combo]
-            idx = segments[combos == combo]
+        single = len(resolved.traffic) == 1
+        combos = None if single else resolved.combo_of[segments]
+        for combo, rule in enumerate(resolved.traffic):
+            idx = segments if combos is None else segments[combos == combo]
+            if len(idx) == 0:
+                continue
             slots = flow.source_slot[idx]
             if not rule.enabled:
                 classes = np.full(len(idx), NO_CLASS, dtype=np.int8)

@@ -98,6 +98,7 @@ class Lighting:
         rules = self.engine.policy.commands
         due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
         levels = np.round(step.level[due].astype(np.float64), 4)
+        reasons = step.reason_of(due).tolist()
         arcs = arc_power(step.level[due]).tolist() if rules.dali_arc_power else None
         out = []
         for k, i in enumerate(due.tolist()):
@@ -106,7 +107,7 @@ class Lighting:
             command = LampCommand(
                 level=float(levels[k]),
                 ramp_s=round(float(step.ramp_s[i]), 3),
-                reason=REASON_NAMES[step.reason[i]],
+                reason=REASON_NAMES[reasons[k]],
                 seq=self._seq,
                 ts=now_s,
                 arc_power=arcs[k] if arcs is not None else None,

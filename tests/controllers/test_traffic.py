@@ -145,9 +145,9 @@ def test_flow_counts_leave_the_window_bucket_by_bucket() -> None:
     flow.add(counter, np.array([9]), 0.0)
     flow.add(counter, np.array([3]), 450.0)
     assert flow.per_h(slot).tolist() == [48.0]
-    assert flow.advance(905.0) is True
+    assert flow.advance(905.0).tolist() == [0]
     assert flow.per_h(slot).tolist() == [12.0]
-    assert flow.advance(906.0) is False
+    assert flow.advance(906.0).tolist() == []
     flow.add(counter, np.array([5]), 1000.0)
     flow.advance(1000.0 + 10 * 900)
     assert flow.per_h(slot).tolist() == [0.0]
