@@ -141,6 +141,7 @@ class Engine:
             self._flow = Flow(self.topology, policy.traffic.window_s)  # a new window starts
         stale_at = self._last_seen_s + self._resolved.stale_after_s
         self._stale_at_s = np.where(self._has_sensor, stale_at, np.inf)
+        self._traffic_on = any(rule.enabled for rule in self._resolved.traffic)
         self._classes.update(np.arange(self.topology.size), self._flow, self._resolved)
         self._baseline.invalidate()
 
@@ -169,17 +170,18 @@ class Engine:
         resolved = self._resolved
         until_s = now_s + resolved.hold_s[segments]
         np.maximum.at(self._occupied_until_s, segments, until_s)
-        ahead, origin = self.topology.ahead(
-            segments, np.asarray(directions), resolved.lookahead[segments]
-        )
-        np.maximum.at(self._ahead_until_s, ahead, until_s[origin])
         np.maximum.at(self._presence_until_s, segments, until_s)
-        np.maximum.at(self._presence_until_s, ahead, until_s[origin])
+        steps = resolved.lookahead[segments]
+        if steps.any():
+            ahead, origin = self.topology.ahead(segments, np.asarray(directions), steps)
+            np.maximum.at(self._ahead_until_s, ahead, until_s[origin])
+            np.maximum.at(self._presence_until_s, ahead, until_s[origin])
         self.seen(segments, now_s)
         walkers = np.ones(len(segments), dtype=np.int64) if counts is None else counts
         self._advance_traffic(now_s)
+        # Counted even while traffic is off, so that a policy turning it on starts informed.
         slots = self._flow.add(segments, np.asarray(walkers, dtype=np.int64), now_s)
-        if len(slots):
+        if len(slots) and self._traffic_on:
             moved = self._classes.update(self._flow.covered(slots), self._flow, resolved)
             self._baseline.classes_moved(moved, resolved, self._classes.level)
 
@@ -275,6 +277,6 @@ class Engine:
     def _advance_traffic(self, now_s: float) -> None:
         """Expire old counts; when some expired, re-select the classes they fed."""
         fell = self._flow.advance(now_s)
-        if len(fell):
+        if len(fell) and self._traffic_on:
             moved = self._classes.update(self._flow.covered(fell), self._flow, self._resolved)
             self._baseline.classes_moved(moved, self._resolved, self._classes.level)
