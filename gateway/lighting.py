@@ -64,7 +64,7 @@ class Lighting:
         segment = self._indices([reading.segment])
         if isinstance(reading, PedestrianReading) and reading.count > 0:
             direction = np.array([_DIRECTION[reading.direction]])
-            self.engine.detect(segment, direction, received_s)
+            self.engine.detect(segment, direction, received_s, np.array([reading.count]))
             return True
         self.engine.seen(segment, received_s)
         return False
