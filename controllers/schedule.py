@@ -132,8 +132,11 @@ class Program:
         names = self._schedule.exception_names(night)
         label = f" ({', '.join(names)})" if names else ""
         steps = sorted(
-            (self._instant(night, step.at), step.level, f"step {step.at:%H:%M}")
-            for step in schedule.steps
+            (
+                (self._instant(night, step.at), step.level, f"step {step.at:%H:%M}")
+                for step in schedule.steps
+            ),
+            key=lambda planned: planned[0],
         )
         return _Night(schedule, tuple(steps), label)
 

@@ -10,7 +10,7 @@ later in the file wins. An exception replaces only the keys it sets.
 from datetime import date
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from controllers.settings.types import STRICT, ScheduleLevel, Seconds, TimeOfDay
 
@@ -25,6 +25,14 @@ class TimeStep(BaseModel):
     model_config = STRICT
     at: TimeOfDay = Field(description="wall-clock time, such as 01:00 (quote it in YAML)")
     level: ScheduleLevel = Field(description="a level, a class, rated, or off (switched off)")
+
+
+def _one_step_per_time(steps: list[TimeStep] | None) -> list[TimeStep] | None:
+    times = [step.at for step in steps or []]
+    repeated = sorted({t for t in times if times.count(t) > 1})
+    if repeated:
+        raise ValueError(f"two steps at {repeated[0]:%H:%M}; keep one")
+    return steps
 
 
 class CalendarException(BaseModel):
@@ -44,6 +52,8 @@ class CalendarException(BaseModel):
     sunrise_offset_s: Seconds | None = Field(
         default=None, ge=-_OFFSET_BOUND_S, le=_OFFSET_BOUND_S, description="replaces it"
     )
+
+    _steps = field_validator("steps")(_one_step_per_time)
 
     @model_validator(mode="after")
     def _one_kind_of_when(self) -> Self:
@@ -96,6 +106,8 @@ class Schedule(BaseModel):
     exceptions: list[CalendarException] = Field(
         default=[], description="calendar exceptions (see the precedence above)"
     )
+
+    _steps = field_validator("steps")(_one_step_per_time)
 
     def for_night(self, night: date) -> "Schedule":
         """This schedule as it applies on the night of `night` (exceptions folded in)."""

@@ -132,6 +132,10 @@ def test_polar_night_uses_the_schedule_without_sun_times() -> None:
         ({"name": "x", "dates": ["2026-06-21"], "weekdays": ["fri"]}, "exactly one of dates"),
         ({"name": "x", "start": "2026-06-21"}, "needs both start and end"),
         ({"name": "x", "start": "2026-06-21", "end": "2026-06-01"}, "is after end"),
+        (
+            {"name": "x", "weekdays": ["fri"], "steps": [{"at": "01:00", "level": 0.2}] * 2},
+            "two steps at 01:00",
+        ),
     ],
 )
 def test_ambiguous_exceptions_are_refused(rule: dict[str, Any], message: str) -> None:
