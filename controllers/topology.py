@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from controllers.classes import AVERAGE_LUX, class_index
+from controllers.classes import AVERAGE_LUX, QUIETEST, class_index, class_level
 from controllers.graph import StateGraph, ahead, build_graph, nearest_source
 from controllers.settings.site import Segment, SiteConfig
 
@@ -98,6 +98,17 @@ class Topology:
             cached, _ = nearest_source(self.counters, self.next_index, self.prev_index)
             object.__setattr__(self, "_flow_source_cache", cached)
         return cached
+
+    @property
+    def rated_level(self) -> FloatArray:
+        """The level at which each segment meets its rated class: what an occupied segment
+        requires (controllers.classes.class_level with its photometry)."""
+        return class_level(self.lux_at_full_lx, self.rated_class)
+
+    @property
+    def lowest_class_level(self) -> FloatArray:
+        """The level at which each segment meets P6, the lowest class: a lit street's floor."""
+        return class_level(self.lux_at_full_lx, np.full(self.size, QUIETEST, dtype=np.int64))
 
     def ahead(
         self, start: IntArray, direction: IntArray, steps: int | IntArray

@@ -47,10 +47,16 @@ class CalendarException(BaseModel):
     night_level: ScheduleLevel | None = Field(default=None, description="replaces night_level")
     steps: list[TimeStep] | None = Field(default=None, description="replaces steps")
     sunset_offset_s: Seconds | None = Field(
-        default=None, ge=-_OFFSET_BOUND_S, le=_OFFSET_BOUND_S, description="replaces it"
+        default=None,
+        ge=-_OFFSET_BOUND_S,
+        le=_OFFSET_BOUND_S,
+        description="replaces sunset_offset_s",
     )
     sunrise_offset_s: Seconds | None = Field(
-        default=None, ge=-_OFFSET_BOUND_S, le=_OFFSET_BOUND_S, description="replaces it"
+        default=None,
+        ge=-_OFFSET_BOUND_S,
+        le=_OFFSET_BOUND_S,
+        description="replaces sunrise_offset_s",
     )
 
     _steps = field_validator("steps")(_one_step_per_time)
@@ -104,7 +110,9 @@ class Schedule(BaseModel):
         default=[], description='fixed-time steps, e.g. `{at: "01:00", level: 50%}`'
     )
     exceptions: list[CalendarException] = Field(
-        default=[], description="calendar exceptions (see the precedence above)"
+        default=[],
+        description="calendar exceptions: a dated night beats a date range, "
+        "which beats a weekday rule; among rules of one kind the later wins",
     )
 
     _steps = field_validator("steps")(_one_step_per_time)

@@ -269,3 +269,26 @@ def test_junction_with_unknown_or_single_segment_is_refused() -> None:
     problems = dict(site.problems())
     assert "did you mean 'side-1'" in problems[("junctions", "x", 1)]
     assert "at least two" in problems[("junctions", "y")]
+
+
+def test_rated_and_lowest_class_levels_follow_the_photometry() -> None:
+    """A P4 segment (5 lx) with 10 lx at full requires 0.5 when occupied and 0.2 at P6."""
+    site = SiteConfig.model_validate(
+        {
+            "site": {"id": "t", "latitude": 0, "longitude": 0},
+            "segments": [
+                {
+                    "id": "a",
+                    "street": "s",
+                    "order": 1,
+                    "length_m": 30,
+                    "rated_power_w": 40,
+                    "lighting_class": "P4",
+                    "lux_at_full_lx": 10,
+                },
+            ],
+        }
+    )
+    topology = topology_from_site(site)
+    assert topology.rated_level.tolist() == [0.5]
+    assert topology.lowest_class_level.tolist() == [0.2]
