@@ -22,7 +22,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from controller_loop import Snapshot, loop_tick
+from baselines.controller_loop import Snapshot, loop_tick
 
 from controllers.commands import CommandFilter
 from controllers.engine import Engine, Step

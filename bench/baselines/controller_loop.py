@@ -1,4 +1,4 @@
-"""The baseline for bench/controller.py: the engine's rules, one segment at a time, in Python.
+"""The baseline of bench/controller.py: the engine's rules, one segment at a time, in Python.
 
 It starts from the engine's state (copied into lists, so that it does not pay numpy's
 per-element cost) and applies every layer to each segment the plain way: the schedule level
