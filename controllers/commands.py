@@ -2,23 +2,40 @@
 
 import numpy as np
 
-from controllers.topology import BoolArray, FloatArray, IntArray
+from controllers.topology import Float32Array, FloatArray, IntArray
 
 
 class CommandFilter:
     """Remembers what each lamp was last told and when."""
 
     def __init__(self, size: int) -> None:
-        self._sent_level = np.full(size, np.nan)  # NaN: never told anything, so always send
+        # -inf: never told anything; any level is then farther than the dead-band, so it is sent.
+        self._sent_level = np.full(size, -np.inf, dtype=np.float32)
         self._sent_s = np.full(size, -np.inf)
+        self._scratch = np.zeros(size, dtype=np.float32)
+        self._masks = (np.zeros(size, dtype=np.bool_), np.zeros(size, dtype=np.bool_))
 
-    def due(self, level: FloatArray, now_s: float, deadband: float, refresh_s: float) -> IntArray:
+    @property
+    def sent_level(self) -> Float32Array:
+        """What each lamp was last told (-inf: nothing yet)."""
+        return self._sent_level
+
+    @property
+    def sent_s(self) -> FloatArray:
+        """When each lamp was last told (-inf: never)."""
+        return self._sent_s
+
+    def due(self, level: Float32Array, now_s: float, deadband: float, refresh_s: float) -> IntArray:
         """Indices to send; marks them sent at `now_s`."""
-        with np.errstate(invalid="ignore"):
-            changed = np.abs(level - self._sent_level) > deadband
-        switched = (level > 0) != (self._sent_level > 0)
-        stale = (now_s - self._sent_s) >= refresh_s
-        due: BoolArray = changed | switched | stale | np.isnan(self._sent_level)
+        due, flip = self._masks
+        np.subtract(level, self._sent_level, out=self._scratch)
+        np.abs(self._scratch, out=self._scratch)
+        np.greater(self._scratch, deadband, out=due)
+        # A lamp switched on or off is told even when the step is smaller than the dead-band.
+        np.not_equal(level == 0, self._sent_level == 0, out=flip)
+        due |= flip
+        np.less_equal(self._sent_s, now_s - refresh_s, out=flip)
+        due |= flip
         chosen = np.flatnonzero(due)
         self._sent_level[chosen] = level[chosen]
         self._sent_s[chosen] = now_s
@@ -26,4 +43,4 @@ class CommandFilter:
 
     def forget(self) -> None:
         """Resend everything on the next call (after a reconnect the broker may have lost it)."""
-        self._sent_level[:] = np.nan
+        self._sent_level[:] = -np.inf

@@ -1,25 +1,35 @@
 """The lighting engine: one vectorised step computes every segment's target level.
 
-Layers, in order (DESIGN.md, "The controller"):
-1. schedule: lit between sunset and sunrise (with offsets) at the night level, else off;
-2. presence: a detection raises its segment and the ones ahead for `hold_s`, never below the
-   schedule and never while the schedule says off;
-3. fail-safe: a segment whose sensors have all gone silent is lit at the fail-safe level;
-4. override: an operator's level replaces the result until it expires;
-5. limits: floor (while lit) and maximum clamp everything.
-The engine outputs targets with the ramp time the lamp should take to reach them; lamps fade
-themselves (as DALI drivers do), so a presence raise costs one command, not a stream of steps.
+Layers, in order (README, "Policy"):
+1. schedule: the astronomical window, fixed-time steps and calendar exceptions give lit/off
+   and a level; 2. traffic: the class the rolling flow selects may raise it; 3. limits: the
+   floor (while lit) and the maximum clamp that base level (Baseline);
+4. presence: a detection raises its segment to the occupied level and the ones ahead to the
+   ahead level for `hold_s`, never below the base and never while the schedule says off;
+5. fail-safe: a segment whose sensors have all gone silent goes to the fail-safe level;
+6. override: an operator's level replaces the result until it expires (capped by the maximum,
+   not raised by the floor);
+7. fades: each change gets the ramp of its direction, lengthened to respect the ramp limit.
+The base level only changes on schedule steps, class changes and policy swaps, so a step is a
+few passes over float32 arrays: presence, fail-safe, override and what changed.
 """
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
-from controllers.schedule import AstronomicalClock
+from controllers.baseline import Baseline
+from controllers.fades import Fades
+from controllers.resolve import Resolved, resolve_policy
+from controllers.schedule import AstronomicalClock, Program, ScheduleState
 from controllers.settings.policy import Policy
-from controllers.topology import BoolArray, FloatArray, IntArray, Topology
+from controllers.topology import BoolArray, Float32Array, IntArray, Topology
+from controllers.traffic import Classes, Flow
+
+Int8Array = npt.NDArray[np.int8]
 
 
 class Reason(IntEnum):
@@ -37,17 +47,58 @@ REASON_NAMES = tuple(r.name.lower() for r in Reason)
 
 @dataclass(frozen=True, eq=False)
 class Step:
-    """One step's result: targets, ramps, and the components that explain them."""
+    """One step's targets, their fades, and every component that explains them.
+
+    The arrays are the engine's own buffers, valid until its next call: copy what you keep.
+    `schedule_level` is the static program (schedule within the limits; 0 where off),
+    `traffic_class` the P-class index in force (-1: none), `occupied_level` the level a
+    segment gets when occupied (by default its rated class) and `floor` its floor while lit.
+    `base_level` is schedule and traffic within the limits; `presence_level` and
+    `failsafe_level` what those layers asked for (None: nowhere). The reason of each segment
+    follows from them, and is worked out only for the segments asked about (`reason_of`), or
+    for all on first use of `reason`.
+    """
 
     now_s: float
-    lit: bool
-    level: FloatArray
-    ramp_s: FloatArray
-    reason: npt.NDArray[np.int8]
-    schedule_level: FloatArray
+    level: Float32Array
+    ramp_s: Float32Array
+    base_level: Float32Array
+    base_reason: Int8Array
+    presence_level: Float32Array | None
+    failsafe_level: Float32Array | None
+    lit: BoolArray
+    schedule_level: Float32Array
+    traffic_class: Int8Array
+    traffic_level: Float32Array
     presence: BoolArray
     failsafe: BoolArray
     override: BoolArray
+    occupied_level: Float32Array
+    floor: Float32Array
+    schedule: tuple[ScheduleState, ...]
+
+    @property
+    def any_lit(self) -> bool:
+        return bool(self.lit.any())
+
+    @cached_property
+    def reason(self) -> Int8Array:
+        """The layer that decided each segment's level (Reason values)."""
+        return self.reason_of(slice(None))
+
+    def reason_of(self, segments: IntArray | slice) -> Int8Array:
+        """The layer that decided the level of `segments`: the base (schedule or traffic),
+        raised by presence, raised further by the fail-safe, replaced by an override."""
+        reason: Int8Array = self.base_reason[segments].copy()
+        below = self.base_level[segments]
+        if self.presence_level is not None:
+            raised = self.presence_level[segments]
+            reason[raised > below] = Reason.PRESENCE
+            below = np.maximum(below, raised)
+        if self.failsafe_level is not None:
+            reason[self.failsafe_level[segments] > below] = Reason.FAILSAFE
+        reason[self.override[segments]] = Reason.OVERRIDE
+        return reason
 
 
 class Engine:
@@ -55,35 +106,84 @@ class Engine:
 
     def __init__(self, topology: Topology, policy: Policy, clock: AstronomicalClock) -> None:
         self.topology = topology
-        self.policy = policy
         self._clock = clock
         size = topology.size
-        self._presence_until_s = np.full(size, -np.inf)
+        self._occupied_until_s = np.full(size, -np.inf)
+        self._ahead_until_s = np.full(size, -np.inf)
+        self._presence_until_s = np.full(size, -np.inf)  # the later of the two
         self._has_sensor = np.zeros(size, dtype=np.bool_)
         self._last_seen_s = np.full(size, np.nan)
-        self._override_level = np.zeros(size)
+        self._stale_at_s = np.full(size, np.inf)  # last seen + stale_after_s
+        self._override_level = np.zeros(size, dtype=np.float32)
         self._override_until_s = np.full(size, -np.inf)
-        self._previous_level = np.zeros(size)
+        self._level = np.zeros(size, dtype=np.float32)  # the last step's targets
+        self._spare = np.zeros(size, dtype=np.float32)  # the next step's, swapped each step
+        self._masks = tuple(np.zeros(size, dtype=np.bool_) for _ in range(5))
+        self._raised = (np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32))
+        self._fades = Fades(size)
+        self._baseline = Baseline(topology)
+        self._classes = Classes(topology)
+        self._flow = Flow(topology, policy.traffic.window_s)
+        self.replace_policy(policy)
+
+    @property
+    def resolved(self) -> Resolved:
+        """The policy as per-segment arrays (occupied level, floor, max, ...)."""
+        return self._resolved
 
     def replace_policy(self, policy: Policy) -> None:
-        """Swap the policy between steps; state (presence, overrides, levels) carries over."""
+        """Swap the policy between steps; presence, overrides, flows and fades carry over, so
+        levels continue from where the lamps are, within the new ramp limits."""
         self.policy = policy
+        self._resolved = resolve_policy(policy, self.topology)
+        self._programs = [Program(self._clock, s) for s in self._resolved.schedules]
+        if policy.traffic.window_s != self._flow.window_s:
+            self._flow = Flow(self.topology, policy.traffic.window_s)  # a new window starts
+        stale_at = self._last_seen_s + self._resolved.stale_after_s
+        self._stale_at_s = np.where(self._has_sensor, stale_at, np.inf)
+        self._traffic_on = any(rule.enabled for rule in self._resolved.traffic)
+        self._classes.update(np.arange(self.topology.size), self._flow, self._resolved)
+        self._baseline.invalidate()
 
     def register_sensors(self, segments: IntArray, now_s: float) -> None:
         """Segments that have sensors; their silence counts from `now_s`."""
         self._has_sensor[segments] = True
         self._last_seen_s[segments] = now_s
+        self._stale_at_s[segments] = now_s + self._resolved.stale_after_s[segments]
 
     def seen(self, segments: IntArray, now_s: float) -> None:
         """A sensor on these segments spoke (any reading, even a zero count)."""
         self._last_seen_s[segments] = np.fmax(self._last_seen_s[segments], now_s)
+        stale_at = self._last_seen_s[segments] + self._resolved.stale_after_s[segments]
+        self._stale_at_s[segments] = np.where(self._has_sensor[segments], stale_at, np.inf)
 
-    def detect(self, segments: IntArray, directions: IntArray, now_s: float) -> None:
-        """Walkers seen on `segments` moving in `directions` (+1, -1, 0 unknown)."""
-        presence = self.policy.presence
-        lit = self.topology.walk(segments, directions, presence.lookahead_segments)
-        np.maximum.at(self._presence_until_s, lit, now_s + presence.hold_s)
+    def detect(
+        self,
+        segments: IntArray,
+        directions: IntArray,
+        now_s: float,
+        counts: IntArray | None = None,
+    ) -> None:
+        """Walkers seen on `segments` moving in `directions` (+1, -1, 0 unknown); `counts`
+        walkers each (default 1) feed the traffic flow of segments with a counter."""
+        segments = np.asarray(segments, dtype=np.int64)
+        resolved = self._resolved
+        until_s = now_s + resolved.hold_s[segments]
+        np.maximum.at(self._occupied_until_s, segments, until_s)
+        np.maximum.at(self._presence_until_s, segments, until_s)
+        steps = resolved.lookahead[segments]
+        if steps.any():
+            ahead, origin = self.topology.ahead(segments, np.asarray(directions), steps)
+            np.maximum.at(self._ahead_until_s, ahead, until_s[origin])
+            np.maximum.at(self._presence_until_s, ahead, until_s[origin])
         self.seen(segments, now_s)
+        walkers = np.ones(len(segments), dtype=np.int64) if counts is None else counts
+        self._advance_traffic(now_s)
+        # Counted even while traffic is off, so that a policy turning it on starts informed.
+        slots = self._flow.add(segments, np.asarray(walkers, dtype=np.int64), now_s)
+        if len(slots) and self._traffic_on:
+            moved = self._classes.update(self._flow.covered(slots), self._flow, resolved)
+            self._baseline.classes_moved(moved, resolved, self._classes.level)
 
     def set_override(self, segments: IntArray, level: float, until_s: float) -> None:
         self._override_level[segments] = level
@@ -93,58 +193,90 @@ class Engine:
         self._override_until_s[segments] = -np.inf
 
     def step(self, now_s: float) -> Step:
-        """Targets for every segment at `now_s`.
+        """Targets for every segment at `now_s`."""
+        states = [program.state(now_s) for program in self._programs]
+        self._advance_traffic(now_s)
+        base, resolved = self._baseline, self._resolved
+        base.schedule(states, resolved, self._classes.level)
+        level = self._spare
+        np.copyto(level, base.level)
+        presence, failsafe, override, _, scratch = self._masks
+        raised = self._presence(now_s, base.lit, presence, scratch)
+        np.less(self._stale_at_s, now_s, out=failsafe)
+        failsafe &= base.lit
+        safe = self._raise(failsafe, resolved.failsafe_level, self._raised[1])
+        np.greater(self._override_until_s, now_s, out=override)
+        if override.any():
+            chosen = np.flatnonzero(override)  # the floor does not bind an operator's override
+            level[chosen] = np.minimum(self._override_level[chosen], resolved.max[chosen])
+        self._retarget(level, now_s)
+        self._spare, self._level = self._level, level
+        return Step(
+            now_s=now_s,
+            level=level,
+            ramp_s=self._fades.ramp_s,
+            base_level=base.level,
+            base_reason=base.reason,
+            presence_level=raised,
+            failsafe_level=safe,
+            lit=base.lit,
+            schedule_level=base.schedule_level,
+            traffic_class=self._classes.current,
+            traffic_level=self._classes.level,
+            presence=presence,
+            failsafe=failsafe,
+            override=override,
+            occupied_level=resolved.occupied_level,
+            floor=resolved.floor,
+            schedule=tuple(states),
+        )
 
-        Every layer but the override yields one level for the whole site (night, presence,
-        fail-safe), so limits are applied to those scalars once, and the arrays are written
-        only where presence, stale sensors or overrides are: a step costs a few passes over
-        memory, whatever the policy.
-        """
-        policy = self.policy
-        schedule = policy.schedule
-        lit = self._clock.is_lit(now_s, schedule.sunset_offset_s, schedule.sunrise_offset_s)
-        size = self.topology.size
-        night = schedule.night_level if lit else 0.0
-        boost = max(night, policy.presence.level)
+    def _presence(
+        self, now_s: float, lit: BoolArray, presence: BoolArray, scratch: BoolArray
+    ) -> Float32Array | None:
+        """Raise occupied segments and those ahead (presence never lights by day); the levels
+        presence asked for, or None where it asked for nothing."""
+        np.greater(self._presence_until_s, now_s, out=presence)
+        presence &= lit
+        resolved, raised = self._resolved, self._raised[0]
+        if resolved.same_ahead:
+            return self._raise(presence, resolved.occupied_level, raised)
+        if not presence.any():
+            return None
+        np.greater(self._ahead_until_s, now_s, out=scratch)
+        scratch &= lit
+        np.multiply(resolved.ahead_level, scratch, out=raised)
+        np.greater(self._occupied_until_s, now_s, out=scratch)
+        scratch &= lit
+        occupied = self._raised[1]  # free until the fail-safe, which comes after
+        np.multiply(resolved.occupied_level, scratch, out=occupied)
+        np.maximum(raised, occupied, out=raised)
+        np.maximum(self._spare, raised, out=self._spare)
+        return raised
 
-        level = np.full(size, self._limit(night, lit))
-        reason = np.zeros(size, dtype=np.int8)  # Reason.SCHEDULE everywhere to start with
-        presence = self._presence_until_s > now_s
-        presence &= lit  # presence never switches lamps on by day
-        if boost > night:
-            raised = np.flatnonzero(presence)
-            level[raised] = self._limit(boost, lit)
-            reason[raised] = Reason.PRESENCE
+    def _raise(self, where: BoolArray, to: Float32Array, out: Float32Array) -> Float32Array | None:
+        """The step's level = max(level, to) where `where`, branch-free (masks are scattered,
+        so dense passes beat masked writes); `out` gets the raised levels (0 elsewhere)."""
+        if not where.any():
+            return None
+        np.multiply(to, where, out=out)
+        np.maximum(self._spare, out, out=self._spare)
+        return out
 
-        failsafe = self._stale(now_s)
-        failsafe &= lit
-        stale = np.flatnonzero(failsafe)
-        before = np.where(presence[stale], boost, night)
-        raised = stale[before < policy.failsafe.level]
-        level[raised] = self._limit(policy.failsafe.level, lit)
-        reason[raised] = Reason.FAILSAFE
+    def _retarget(self, level: Float32Array, now_s: float) -> None:
+        """New fades for the segments whose target changed since the last step."""
+        changed = self._masks[3]
+        np.not_equal(level, self._level, out=changed)
+        if not changed.any():
+            return
+        moved = np.flatnonzero(changed)
+        r = self._resolved
+        ramps = (r.ramp_up_s[moved], r.ramp_down_s[moved], r.max_ramp_per_s[moved])
+        self._fades.retarget(moved, self._level[moved], level[moved], now_s, ramps)
 
-        override = self._override_until_s > now_s
-        chosen = np.flatnonzero(override)  # the floor does not bind an operator's override
-        level[chosen] = np.minimum(self._override_level[chosen], policy.limits.max)
-        reason[chosen] = Reason.OVERRIDE
-
-        rising = level >= self._previous_level
-        ramp_s = np.where(rising, policy.presence.ramp_up_s, policy.presence.ramp_down_s)
-        self._previous_level = level
-        schedule_level = np.broadcast_to(np.float64(night), (size,))
-        return Step(now_s, lit, level, ramp_s, reason, schedule_level, presence, failsafe, override)
-
-    def _limit(self, level: float, lit: bool) -> float:
-        """Floor (while lit) then maximum, for one of the site-wide levels."""
-        limits = self.policy.limits
-        return min(max(level, limits.floor) if lit else level, limits.max)
-
-    def _stale(self, now_s: float) -> BoolArray:
-        limit = self.policy.failsafe.stale_after_s
-        if limit is None:
-            return np.zeros(self.topology.size, dtype=np.bool_)
-        # NaN (never seen) compares False, which only matters for segments without sensors.
-        stale: BoolArray = self._last_seen_s < (now_s - limit)
-        stale &= self._has_sensor
-        return stale
+    def _advance_traffic(self, now_s: float) -> None:
+        """Expire old counts; when some expired, re-select the classes they fed."""
+        fell = self._flow.advance(now_s)
+        if len(fell) and self._traffic_on:
+            moved = self._classes.update(self._flow.covered(fell), self._flow, self._resolved)
+            self._baseline.classes_moved(moved, self._resolved, self._classes.level)

@@ -1,17 +1,32 @@
-"""Lamp segments as arrays: index by position, neighbours along each street as index arrays."""
+"""Lamp segments as arrays: index by position, streets as chains, junctions joining them.
+
+Every per-segment array in the engine uses the site file's segment order. Neighbour relations
+are arrays too: `next_index`/`prev_index` along each street, junctions as CSR lists of their
+segments, and from both the successor graph that look-ahead walks (controllers.graph).
+"""
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from controllers.classes import AVERAGE_LUX, class_index
+from controllers.classes import AVERAGE_LUX, QUIETEST, class_index, class_level
+from controllers.graph import StateGraph, ahead, build_graph, nearest_source
 from controllers.settings.site import Segment, SiteConfig
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
+
+
+def _no_ints() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
+def _no_junctions() -> IntArray:
+    return np.zeros(1, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,7 +35,9 @@ class Topology:
 
     `next_index[i]` is the segment after i along its street (increasing `order`), `prev_index[i]`
     the one before; the sentinel `size` means "none", so that walking past the end of a street
-    stays at the sentinel without a branch.
+    stays at the sentinel without a branch. Junction j joins the segments
+    `junction_members[junction_ptr[j]:junction_ptr[j + 1]]`. Sensor k (of `sensor_ids`) is on
+    segment `sensor_segment[k]`; `counters` are the segments with a pedestrian counter.
     """
 
     ids: tuple[str, ...]
@@ -33,6 +50,13 @@ class Topology:
     rated_class: IntArray
     next_index: IntArray
     prev_index: IntArray
+    junction_ids: tuple[str, ...] = ()
+    junction_ptr: IntArray = field(default_factory=_no_junctions)
+    junction_members: IntArray = field(default_factory=_no_ints)
+    sensor_ids: tuple[str, ...] = ()
+    sensor_kinds: tuple[str, ...] = ()
+    sensor_segment: IntArray = field(default_factory=_no_ints)
+    counters: IntArray = field(default_factory=_no_ints)
 
     @property
     def size(self) -> int:
@@ -42,6 +66,11 @@ class Topology:
         """Position of a segment id; KeyError names the unknown id."""
         return self._positions()[segment_id]
 
+    @property
+    def positions(self) -> dict[str, int]:
+        """Segment id → position (built once)."""
+        return self._positions()
+
     def _positions(self) -> dict[str, int]:
         cached: dict[str, int] | None = self.__dict__.get("_position_cache")
         if cached is None:
@@ -49,24 +78,54 @@ class Topology:
             object.__setattr__(self, "_position_cache", cached)
         return cached
 
-    def walk(self, start: IntArray, direction: IntArray, steps: int) -> IntArray:
-        """Indices of `start` and up to `steps` segments ahead of each start, flattened.
+    @property
+    def graph(self) -> StateGraph:
+        """Successor states for look-ahead (built once, on first use)."""
+        cached: StateGraph | None = self.__dict__.get("_graph_cache")
+        if cached is None:
+            cached = build_graph(
+                self.next_index, self.prev_index, self.junction_ptr, self.junction_members
+            )
+            object.__setattr__(self, "_graph_cache", cached)
+        return cached
+
+    @property
+    def flow_source(self) -> IntArray:
+        """For every segment, the nearest segment with a counter on its street (-1: none):
+        the flow a segment sees is the flow its nearest counter measures."""
+        cached: IntArray | None = self.__dict__.get("_flow_source_cache")
+        if cached is None:
+            cached, _ = nearest_source(self.counters, self.next_index, self.prev_index)
+            object.__setattr__(self, "_flow_source_cache", cached)
+        return cached
+
+    @property
+    def rated_level(self) -> FloatArray:
+        """The level at which each segment meets its rated class: what an occupied segment
+        requires (controllers.classes.class_level with its photometry)."""
+        return class_level(self.lux_at_full_lx, self.rated_class)
+
+    @property
+    def lowest_class_level(self) -> FloatArray:
+        """The level at which each segment meets P6, the lowest class: a lit street's floor."""
+        return class_level(self.lux_at_full_lx, np.full(self.size, QUIETEST, dtype=np.int64))
+
+    def ahead(
+        self, start: IntArray, direction: IntArray, steps: int | IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """(segments, origin): up to `steps` segments ahead of each start, following streets
+        and junctions; `origin[k]` is the position in `start` that segment k is ahead of.
 
         direction +1 walks forward, -1 backward, 0 both ways (a counter that does not know
-        which way the walker goes lights both sides). Street ends are dropped.
+        which way the walker goes lights both sides). Street ends without a junction stop it.
         """
-        size = self.size
-        forward_map = np.append(self.next_index, size)
-        backward_map = np.append(self.prev_index, size)
-        ahead = np.where(direction >= 0, start, size)
-        behind = np.where(direction <= 0, start, size)
-        found = [start]
-        for _ in range(steps):
-            ahead = forward_map[ahead]
-            behind = backward_map[behind]
-            found += [ahead, behind]
-        flat = np.concatenate(found)
-        return flat[flat < size]
+        reach = np.broadcast_to(np.asarray(steps, dtype=np.int64), start.shape)
+        return ahead(self.graph, start, direction, reach)
+
+    def walk(self, start: IntArray, direction: IntArray, steps: int | IntArray) -> IntArray:
+        """Indices of `start` and of the segments `ahead` of them, flattened."""
+        segments, _ = self.ahead(start, direction, steps)
+        return np.concatenate([start, segments]).astype(np.int64)
 
 
 def topology_from_site(site: SiteConfig) -> Topology:
@@ -82,6 +141,11 @@ def topology_from_site(site: SiteConfig) -> Topology:
         for (_, here), (_, after) in itertools.pairwise(chain):
             next_index[here] = after
             prev_index[after] = here
+    position = {s.id: i for i, s in enumerate(segments)}
+    members = [[position[m] for m in joined] for joined in site.junctions.values()]
+    devices = list(site.devices.items())
+    sensor_segment = np.array([position[d.segment] for _, d in devices], dtype=np.int64)
+    counted = [position[d.segment] for _, d in devices if d.kind == "pedestrian"]
     return Topology(
         ids=tuple(s.id for s in segments),
         streets=streets,
@@ -93,6 +157,13 @@ def topology_from_site(site: SiteConfig) -> Topology:
         rated_class=np.array([class_index(s.lighting_class) for s in segments], dtype=np.int64),
         next_index=next_index,
         prev_index=prev_index,
+        junction_ids=tuple(site.junctions),
+        junction_ptr=np.cumsum([0, *map(len, members)]).astype(np.int64),
+        junction_members=np.array([m for joined in members for m in joined], dtype=np.int64),
+        sensor_ids=tuple(d for d, _ in devices),
+        sensor_kinds=tuple(d.kind for _, d in devices),
+        sensor_segment=sensor_segment,
+        counters=np.unique(np.array(counted, dtype=np.int64)),
     )
 
 

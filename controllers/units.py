@@ -1,10 +1,11 @@
-"""Human forms that operators write in YAML: `30s`, `5m`, `1h30m`, `40%`, `01:00`.
+"""Human forms that operators write in YAML: `30s`, `5m`, `1h30m`, `40%`, `P4`, `01:00`.
 
 Each parser accepts the plain number too, so `hold_s: 30` and `hold_s: 30s` mean the same.
 They raise ValueError with a message that says what form was expected; pydantic turns that
 into a validation error with the key path.
 """
 
+import math
 import re
 from datetime import time
 
@@ -70,3 +71,35 @@ def parse_time_of_day(value: object) -> time:
         except ValueError:
             pass
     raise ValueError(f"expected a time of day such as 01:00 (got {value!r})")
+
+
+CLASS_LEVELS = ("P1", "P2", "P3", "P4", "P5", "P6")
+RATED = "rated"
+OFF = "off"
+_LEVEL_FORMS = "a level such as 0.4 or 40%, a lighting class P1..P6, or rated"
+
+
+def parse_level(value: object) -> float | str:
+    """A level: a ratio 0..1 (`0.4`, `40%`), a lighting class (`P4`: the level at which the
+    segment's lamps give that class's illuminance), or `rated` (the segment's rated class)."""
+    if isinstance(value, str) and value.strip().upper() in CLASS_LEVELS:
+        return value.strip().upper()
+    if isinstance(value, str) and value.strip().lower() == RATED:
+        return RATED
+    try:
+        ratio = parse_ratio(value)
+    except ValueError:
+        raise ValueError(f"expected {_LEVEL_FORMS} (got {value!r})") from None
+    if math.isnan(ratio) or not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"a level must be between 0 and 100% (got {value!r})")
+    return ratio
+
+
+def parse_schedule_level(value: object) -> float | str:
+    """A level, or `off` (a part-night switch-off: the schedule says off)."""
+    if isinstance(value, str) and value.strip().lower() == OFF:
+        return OFF
+    try:
+        return parse_level(value)
+    except ValueError as error:
+        raise ValueError(f"{error}; or off") from None

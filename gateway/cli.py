@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from controllers.settings import ConfigError
 from controllers.settings.site import BrokerSettings
-from gateway import logs, tools
+from gateway import logs, override_command, tools
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=_check_config)
 
     tools.register(sub)
+    override_command.register(sub)
 
     demo = sub.add_parser(
         "demo", help="one simulated night on a simulated district", description=doc(_demo)
@@ -150,17 +151,20 @@ async def _serve(settings: Settings, clock: Clock) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    """Validate site and policy files: every problem with its file, line, key path and fix.
-
-    Exit status 0 when every file is valid, 2 otherwise.
+    """Validate site and policy files: every problem with its file, line, key path and fix,
+    and warnings about policies that are legal but unwise (a site file is checked with its
+    policy). Exit status 0 when every file is valid (warnings or not), 2 otherwise.
     """
-    problems = [p for path in args.files for p in check_file(path)]
-    for problem in problems:
+    # A site file is checked with its policy, which may also be named: report each once.
+    found = list(dict.fromkeys(p for path in args.files for p in check_file(path)))
+    for problem in found:
         print(problem, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+    errors = [p for p in found if not p.warning]
+    if errors:
+        print(f"{len(errors)} problem(s) found", file=sys.stderr)
         return EXIT_INVALID
-    print(f"{len(args.files)} file(s) valid")
+    warned = len(found) - len(errors)
+    print(f"{len(args.files)} file(s) valid" + (f", {warned} warning(s)" if warned else ""))
     return EXIT_OK
 
 

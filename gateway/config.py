@@ -6,9 +6,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from controllers.advice import advice
+from controllers.resolve import unknown_names
 from controllers.settings import ConfigError, Policy, Problem, SiteConfig
 from controllers.settings.errors import dotted
-from controllers.settings.loader import load_model, parse_yaml
+from controllers.settings.loader import line_of, load_model, parse_yaml
+from controllers.topology import topology_from_site
 from gateway.intake import check_sources
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -29,26 +32,57 @@ class Settings:
         return self.site_path.parent / self.site.spool_path
 
     @property
+    def files(self) -> list[Path]:
+        """The files this configuration was read from (watched for changes)."""
+        return [self.site_path, self.policy_path]
+
+    @property
     def deadletter_path(self) -> Path:
         return self.site_path.parent / self.site.deadletter_path
 
 
 def load_settings(site_path: Path) -> Settings:
-    """The site file and the policy file it names; ConfigError says what is wrong and where."""
+    """The site file and the policy file it names; ConfigError says what is wrong and where
+    (warnings about unwise policies are not errors: `check_file` reports them)."""
     site = _load_site(site_path, _read(site_path))
     policy_path = site_path.parent / site.policy
-    return Settings(site, _load(Policy, policy_path), site_path, policy_path)
+    text = _read(policy_path)
+    policy = load_model(Policy, text, str(policy_path))
+    errors = [p for p in cross_check(site, policy, text, policy_path) if not p.warning]
+    if errors:
+        raise ConfigError(errors)
+    return Settings(site, policy, site_path, policy_path)
+
+
+def cross_check(site: SiteConfig, policy: Policy, text: str, path: Path) -> list[Problem]:
+    """The policy against the site: names it uses that the site lacks (errors), and values
+    that are legal but unwise there (warnings), with the policy file's lines."""
+    topology = topology_from_site(site)
+    _, lines = parse_yaml(text, str(path))
+    errors = [
+        Problem(str(path), line_of(lines, p), dotted(p), m)
+        for p, m in unknown_names(policy, topology)
+    ]
+    warnings = [
+        Problem(str(path), line_of(lines, p), dotted(p), m, warning=True)
+        for p, m in advice(policy, topology)
+    ]
+    return errors + warnings
 
 
 def check_file(path: Path) -> list[Problem]:
-    """Every problem in one site or policy file (empty when it is valid)."""
+    """Every problem in one site or policy file (empty when it is valid). A site file is
+    checked with its policy file: that one's problems, and the policy against the site."""
     try:
         text = _read(path)
         data, _ = parse_yaml(text, str(path))
         if isinstance(data, dict) and ("segments" in data or "site" in data):
-            _load_site(path, text)
-        else:
-            load_model(Policy, text, str(path))
+            site = _load_site(path, text)
+            policy_path = path.parent / site.policy
+            policy_text = _read(policy_path)
+            policy = load_model(Policy, policy_text, str(policy_path))
+            return cross_check(site, policy, policy_text, policy_path)
+        load_model(Policy, text, str(path))
     except ConfigError as error:
         return error.problems
     return []
@@ -64,10 +98,6 @@ def _load_site(path: Path, text: str) -> SiteConfig:
     if problems:
         raise ConfigError(problems)
     return site
-
-
-def _load(model: type[ModelT], path: Path) -> ModelT:
-    return load_model(model, _read(path), str(path))
 
 
 def _read(path: Path) -> str:

@@ -23,6 +23,7 @@ from gateway.deadletter import DeadLetterFile, letter
 from gateway.housekeeping import Housekeeping
 from gateway.intake import Duplicate, Intake, Rejection
 from gateway.lighting import Lighting, Outgoing
+from gateway.lighting_services import LightingServices
 from gateway.logs import event
 from gateway.mqtt import client_for
 from gateway.observe import Metrics
@@ -51,6 +52,7 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.lighting = Lighting(settings.site, settings.policy, clock.now())
+        self.services = LightingServices(self.lighting, settings.files, clock.now())
         self.stats: Counter[str] = Counter()
         self._clock = clock
         self._reload = reload
@@ -109,22 +111,28 @@ class Daemon:
                     log, logging.WARNING, "broker settings changed; restart the daemon to use them"
                 )
             self.lighting = Lighting(new.site, new.policy, self._clock.now())
+            self.services.replace_lighting(self.lighting, self._clock.now())
             self.intake = Intake(new.site)
             event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
         else:
             self.lighting.replace_policy(new.policy)
             event(log, logging.INFO, "policy reloaded", file=str(new.policy_path))
+        self.services.watch(new.files)
 
     async def run(self) -> None:
         """Serve MQTT and, when a database is configured, drain the spool into it."""
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
         side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
+        reload = self.request_reload if self._reload is not None else None
+        services = asyncio.create_task(self.services.run(self.spool, reload), name="services")
         try:
             await self._mqtt()
         finally:
             side.cancel()
-            await asyncio.gather(side, return_exceptions=True)
+            services.cancel()
+            await asyncio.gather(side, services, return_exceptions=True)
+            self.services.close(self.spool, self._clock.now())  # before the last drain
             if writer is not None and storing is not None:
                 storing.cancel()
                 await asyncio.gather(storing, return_exceptions=True)
@@ -182,7 +190,7 @@ class Daemon:
     async def _serve_connected(self, client: aiomqtt.Client) -> None:
         topics = self.lighting.topics
         routes = [(route.subscription, 1) for route in self.intake.routes]
-        await client.subscribe([*routes, (topics.overrides, 1)])
+        await client.subscribe([*routes, (topics.overrides, 1), *self.services.subscriptions])
         event(
             log,
             logging.INFO,
@@ -235,12 +243,21 @@ class Daemon:
     async def _tick(self, publisher: Publisher) -> None:
         while True:
             async with self._busy:
-                await self._publish(publisher, self.lighting.commands(self._clock.now()))
+                now_s = self._clock.now()
+                await self._publish(publisher, self.lighting.commands(now_s))
+                for alert in self.services.tick(now_s):
+                    await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
             await self._clock.sleep(self.settings.site.tick_s)
 
     async def _handle(self, publisher: Publisher, topic: str, payload: bytes) -> list[Spooled]:
         """Act on one message; the readings it yielded, to be stored before the ack."""
         now_s = self._clock.now()
+        if self.services.handles(topic):
+            problem = self.services.lamp_state(topic, payload)
+            if problem is not None:
+                rejection = Rejection("invalid_lamp_state", problem)
+                await self._reject(publisher, topic, payload, rejection)
+            return []
         target = self.lighting.topics.parse_override(topic)
         if target is not None:
             await self._handle_override(publisher, target, topic, payload, now_s)
@@ -300,6 +317,7 @@ class Daemon:
                 segment=out.segment,
                 level=out.command.level,
                 reason=out.command.reason,
+                **(self.lighting.explain(out.segment) if log.isEnabledFor(logging.DEBUG) else {}),
             )
             await publisher.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
         self.stats["commands"] += len(commands)

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
+from controllers.classes import CLASS_NAMES
 from controllers.commands import CommandFilter
-from controllers.engine import REASON_NAMES, Engine
+from controllers.dali import arc_power
+from controllers.engine import REASON_NAMES, Engine, Step
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
+from controllers.targets import target_segments, unknown_target
 from controllers.topology import IntArray, topology_from_site
 from gateway.readings import PedestrianReading, Reading
 from gateway.topics import Topics
@@ -41,6 +44,7 @@ class Lighting:
         self.engine = Engine(self.topology, policy, clock)
         self._filter = CommandFilter(self.topology.size)
         self._seq = 0
+        self.last_step: Step | None = None
         sensed = {d.segment for d in site.devices.values()}
         self.engine.register_sensors(self._indices(sensed), now_s)
 
@@ -60,7 +64,7 @@ class Lighting:
         segment = self._indices([reading.segment])
         if isinstance(reading, PedestrianReading) and reading.count > 0:
             direction = np.array([_DIRECTION[reading.direction]])
-            self.engine.detect(segment, direction, received_s)
+            self.engine.detect(segment, direction, received_s, np.array([reading.count]))
             return True
         self.engine.seen(segment, received_s)
         return False
@@ -75,9 +79,9 @@ class Lighting:
 
     def override(self, target: str, message: OverrideMessage, now_s: float) -> str | None:
         """Apply an operator override to a segment, a street or `all`; an error text if not."""
-        segments = self._target(target)
+        segments = target_segments(target, self.topology, self.policy)
         if segments is None:
-            return f"unknown override target {target!r}: use a segment id, a street or 'all'"
+            return unknown_target(target, self.topology, self.policy)
         if message.clear:
             self.engine.clear_override(segments)
         elif message.level is None:
@@ -90,35 +94,53 @@ class Lighting:
     def commands(self, now_s: float) -> list[Outgoing]:
         """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
         step = self.engine.step(now_s)
+        self.last_step = step
         rules = self.engine.policy.commands
         due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        levels = np.round(step.level[due].astype(np.float64), 4)
+        reasons = step.reason_of(due).tolist()
+        arcs = arc_power(step.level[due]).tolist() if rules.dali_arc_power else None
         out = []
-        for i in due.tolist():
+        for k, i in enumerate(due.tolist()):
             self._seq += 1
             segment = self.topology.ids[i]
             command = LampCommand(
-                level=round(float(step.level[i]), 4),
-                ramp_s=float(step.ramp_s[i]),
-                reason=REASON_NAMES[step.reason[i]],
+                level=float(levels[k]),
+                ramp_s=round(float(step.ramp_s[i]), 3),
+                reason=REASON_NAMES[reasons[k]],
                 seq=self._seq,
                 ts=now_s,
+                arc_power=arcs[k] if arcs is not None else None,
             )
             out.append(Outgoing(self.topics.lamp_set(segment), segment, command))
         return out
 
+    def explain(self, segment: str) -> dict[str, object]:
+        """Why a segment is at its level in the last step: every layer's part, for logs."""
+        step = self.last_step
+        if step is None:
+            return {}
+        i = self.topology.index_of(segment)
+        source = step.schedule[
+            self.engine.resolved.schedule_of_combo[self.engine.resolved.combo_of[i]]
+        ]
+        traffic = int(step.traffic_class[i])
+        return {
+            "schedule": f"{float(step.schedule_level[i]):.3g} ({source.source})",
+            "traffic_class": CLASS_NAMES[traffic] if traffic >= 0 else None,
+            "presence": bool(step.presence[i]),
+            "failsafe": bool(step.failsafe[i]),
+            "override": bool(step.override[i]),
+        }
+
+    @property
+    def sent(self) -> CommandFilter:
+        """What each lamp was last told and when."""
+        return self._filter
+
     def resend_all(self) -> None:
         """Make the next `commands` call send every lamp its level (after a reconnect)."""
         self._filter.forget()
-
-    def _target(self, target: str) -> IntArray | None:
-        topology = self.topology
-        if target == "all":
-            return np.arange(topology.size)
-        if target in topology.streets:
-            return np.flatnonzero(topology.street_of == topology.streets.index(target))
-        if target in topology.ids:
-            return self._indices([target])
-        return None
 
     def _indices(self, segment_ids: Iterable[str]) -> IntArray:
         return np.array([self.topology.index_of(s) for s in segment_ids], dtype=np.int64)

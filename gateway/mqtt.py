@@ -92,3 +92,21 @@ def _tls(broker: BrokerSettings, base: Path) -> ssl.SSLContext | None:
         key = str(base / tls.key_file) if tls.key_file else None
         context.load_cert_chain(str(base / tls.cert_file), key)
     return context
+
+
+def tool_client(broker: BrokerSettings, base: Path, name: str) -> aiomqtt.Client:
+    """A short-lived client for a command-line tool: its own id (never the daemon's, which the
+    broker would disconnect), a clean session, the site's credentials and TLS."""
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        identifier=f"{broker.client_id}-{name}-{os.getpid()}",
+        protocol=aiomqtt.ProtocolVersion.V5
+        if broker.protocol == "5"
+        else aiomqtt.ProtocolVersion.V311,
+        keepalive=int(broker.keepalive_s),
+        username=broker.username,
+        password=_password(broker, base),
+        tls_context=_tls(broker, base),
+        socket_options=LOW_LATENCY_SOCKET_OPTIONS,
+    )

@@ -24,6 +24,11 @@ class Topics:
         return f"{self.root}/override/+"
 
     @property
+    def lamp_states(self) -> str:
+        """Subscription filter for the lamps' feedback."""
+        return f"{self.root}/lamp/+/state"
+
+    @property
     def deadletter(self) -> str:
         return f"{self.root}/deadletter"
 
@@ -35,6 +40,20 @@ class Topics:
 
     def lamp_state(self, segment_id: str) -> str:
         return f"{self.root}/lamp/{segment_id}/state"
+
+    def override(self, target: str) -> str:
+        return f"{self.root}/override/{target}"
+
+    def alert(self, kind: str, subject: str) -> str:
+        return f"{self.root}/alert/{kind}/{subject}"
+
+    def parse_lamp_state(self, topic: str) -> str | None:
+        """The segment id of a lamp state topic, or None."""
+        prefix, suffix = f"{self.root}/lamp/", "/state"
+        segment = topic.removeprefix(prefix).removesuffix(suffix)
+        if topic.startswith(prefix) and topic.endswith(suffix) and segment and "/" not in segment:
+            return segment
+        return None
 
     def parse_sensor(self, topic: str) -> tuple[str, str] | None:
         """(kind, device_id) of a sensor topic, or None if it is not one."""

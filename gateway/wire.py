@@ -9,7 +9,14 @@ import socket
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 # Native payloads are ours: an unknown key is a sender's typo and is reported, not ignored.
 # Infinity and NaN are valid JSON to Python but never a valid measurement.
@@ -93,7 +100,8 @@ Reason = Literal["schedule", "traffic", "presence", "override", "failsafe"]
 
 
 class LampCommand(BaseModel):
-    """`lamp/{segment}/set`: fade to `level` over `ramp_s` seconds."""
+    """`lamp/{segment}/set`: fade to `level` over `ramp_s` seconds. `arc_power` (DALI, IEC
+    62386 logarithmic curve, 0 off) is only there when the policy asks for it."""
 
     model_config = _WIRE
     level: float = Field(ge=0, le=1)
@@ -101,6 +109,14 @@ class LampCommand(BaseModel):
     reason: Reason
     seq: int = Field(ge=0)
     ts: float
+    arc_power: int | None = Field(default=None, ge=0, le=254)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_arc_power(self, handler: SerializerFunctionWrapHandler) -> object:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("arc_power") is None:
+            data.pop("arc_power", None)
+        return data
 
 
 class LampState(BaseModel):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controllers.energy import EnergyMeter
+from controllers.resolve import resolve_policy
 from controllers.schedule import AstronomicalClock
 from controllers.settings.policy import Policy
 from controllers.topology import BoolArray, FloatArray, IntArray, Topology
@@ -43,7 +44,9 @@ class Metrics:
         self._size = topology.size
         self._schedule = policy.schedule
         self._astro = astro
-        self._full_level = policy.presence.level - _FULL_LIGHT_MARGIN
+        # Full light is the level presence asks for on each segment (its occupied level).
+        occupied = resolve_policy(policy, topology).occupied_level
+        self._full_level = occupied.astype(np.float64) - _FULL_LIGHT_MARGIN
         self.energy = EnergyMeter(topology.rated_power_w, topology.standby_power_w)
         self.lit = False
         self.walker_s = 0.0
@@ -72,7 +75,7 @@ class Metrics:
         self._sample(now_s, level, on)
 
     def _walkers(self, level: FloatArray, walker_ids: IntArray, on: IntArray, dt_s: float) -> None:
-        full = level[on] >= self._full_level
+        full = level[on] >= self._full_level[on]
         if self.lit:
             self.walker_s += len(on) * dt_s
             self.full_light_walker_s += int(full.sum()) * dt_s

@@ -43,7 +43,7 @@ def load_model(model: type[ModelT], text: str, filename: str) -> ModelT:
         raise ConfigError(problems) from None
     found: list[tuple[Path, str]] = value.problems() if isinstance(value, _Checked) else []
     if found:
-        raise ConfigError([Problem(filename, _line(lines, p), dotted(p), m) for p, m in found])
+        raise ConfigError([Problem(filename, line_of(lines, p), dotted(p), m) for p, m in found])
     return value
 
 
@@ -116,7 +116,7 @@ class _Builder:
         raise ConfigError([Problem(self.filename, line, dotted(path), message)])
 
 
-def _line(lines: dict[Path, int], path: Path) -> int | None:
+def line_of(lines: dict[Path, int], path: Path) -> int | None:
     """The line of the deepest part of `path` that exists in the file."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
@@ -130,7 +130,7 @@ def _problem(
     path: Path = tuple(p for p in error["loc"] if isinstance(p, str | int))
     # Annotated validators add their function name to the location; drop such tails.
     path = tuple(p for p in path if not (isinstance(p, str) and p.startswith("function-")))
-    return Problem(filename, _line(lines, path), dotted(path), _message(model, error, path))
+    return Problem(filename, line_of(lines, path), dotted(path), _message(model, error, path))
 
 
 def _message(model: type[BaseModel], error: ErrorDetails, path: Path) -> str:

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from controllers.settings.errors import did_you_mean
 from controllers.settings.types import STRICT, Identifier, NonNegativeSeconds, PositiveSeconds
 
 LightingClass = Literal["P1", "P2", "P3", "P4", "P5", "P6"]
@@ -164,6 +165,10 @@ class SiteConfig(BaseModel):
         default=None, ge=0, le=65535, description="/metrics and /healthz on 127.0.0.1"
     )
     devices: dict[Identifier, Device] = {}
+    junctions: dict[Identifier, list[Identifier]] = Field(
+        default={},
+        description="segments that meet at a crossing: a walker on one may go on to any other",
+    )
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references a field validator cannot see: (key path, message) pairs."""
@@ -193,6 +198,21 @@ class SiteConfig(BaseModel):
                         f"unknown segment {device.segment!r}; add it under segments: or fix it",
                     )
                 )
+        found += self._junction_problems(seen_ids)
+        return found
+
+    def _junction_problems(self, known: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """A junction joins at least two known segments, each once."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        for name, members in self.junctions.items():
+            if len(set(members)) < 2:
+                found.append((("junctions", name), "a junction joins at least two segments"))
+            for index, member in enumerate(members):
+                if member not in known:
+                    message = f"unknown segment {member!r}{did_you_mean(member, known)}"
+                    found.append((("junctions", name, index), message))
+                elif members.index(member) != index:
+                    found.append((("junctions", name, index), f"{member!r} is listed twice"))
         return found
 
     def _network_id_clashes(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -3,9 +3,15 @@
 from datetime import time
 from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, PlainValidator
 
-from controllers.units import parse_duration_s, parse_ratio, parse_time_of_day
+from controllers.units import (
+    parse_duration_s,
+    parse_level,
+    parse_ratio,
+    parse_schedule_level,
+    parse_time_of_day,
+)
 
 # Every settings model forbids unknown keys (a typo must never be silently ignored) and is frozen
 # (a config is swapped whole on reload, never edited in place).
@@ -15,5 +21,10 @@ Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 NonNegativeSeconds = Annotated[float, BeforeValidator(parse_duration_s), Field(ge=0)]
 PositiveSeconds = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0)]
 Ratio = Annotated[float, BeforeValidator(parse_ratio), Field(ge=0, le=1)]
+Rate = Annotated[float, BeforeValidator(parse_ratio), Field(gt=0)]  # level per second
 TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+# A ratio (float), a lighting class ("P1".."P6") or "rated"; resolved per segment by
+# controllers.levels. Plain validators keep pydantic from reporting one error per union member.
+Level = Annotated[float | str, PlainValidator(parse_level)]
+ScheduleLevel = Annotated[float | str, PlainValidator(parse_schedule_level)]

@@ -98,7 +98,7 @@ def test_schedule_alone_gives_night_level_at_night_and_off_at_noon() -> None:
     assert set(levels(engine, NIGHT).values()) == {NIGHT_LEVEL}
     assert set(levels(engine, NOON).values()) == {0.0}
     step = engine.step(NIGHT)
-    assert step.lit
+    assert step.lit.all()
     assert (step.reason == Reason.SCHEDULE).all()
 
 
@@ -265,7 +265,7 @@ def test_ramp_is_ramp_up_when_rising_and_ramp_down_when_falling() -> None:
     down = engine.step(NIGHT + 61)
     assert down.ramp_s[idx(engine, "long-1")][0] == 15.0
     assert down.level[idx(engine, "long-1")][0] == NIGHT_LEVEL
-    dawn = engine.step(NOON)
+    dawn = engine.step(NOON + 86400)  # the next day
     assert set(dawn.ramp_s.tolist()) == {15.0}
 
 
@@ -288,7 +288,155 @@ def test_step_exposes_its_components(direction: int) -> None:
     engine = make_engine()
     detect(engine, "long-3", direction)
     step = engine.step(NIGHT)
-    assert (step.schedule_level == NIGHT_LEVEL).all()
+    assert np.allclose(step.schedule_level, NIGHT_LEVEL)
     assert step.presence.sum() == (5 if direction == 0 else 3)
     assert not step.override.any()
     assert step.now_s == NIGHT
+
+
+def photometry_engine(**policy: Any) -> Engine:
+    """Street `lit` of three segments rated P4 with lamps giving 10 lx at full (P4 is 0.5)."""
+    site = SiteConfig.model_validate(
+        {
+            "site": {
+                "id": "t",
+                "latitude": 47.4712,
+                "longitude": -0.5518,
+                "timezone": "Europe/Paris",
+            },
+            "segments": [
+                {
+                    "id": f"lit-{n}",
+                    "street": "lit",
+                    "order": n,
+                    "length_m": 30,
+                    "rated_power_w": 36,
+                    "lighting_class": "P4",
+                    "lux_at_full_lx": 10 if n < 3 else 20,
+                }
+                for n in range(1, 4)
+            ],
+            "junctions": {},
+        }
+    )
+    full = Policy.model_validate({"schedule": {"night_level": 0.1}, **policy})
+    return Engine(topology_from_site(site), full, angers_clock())
+
+
+def test_occupied_level_defaults_to_the_rated_class_through_the_photometry() -> None:
+    """Presence without a level raises each segment to its rated class: 5 lx of 10 or of 20."""
+    engine = photometry_engine(presence={"lookahead_segments": 2})
+    engine.detect(np.array([0]), np.array([1]), NIGHT)
+    step = engine.step(NIGHT)
+    assert step.level.tolist() == [0.5, 0.5, 0.25]
+    assert step.occupied_level.tolist() == [0.5, 0.5, 0.25]
+    assert np.allclose(step.floor, 0.1)
+
+
+def test_segments_ahead_may_get_a_level_of_their_own() -> None:
+    """ahead_level applies to the look-ahead; the walker's own segment gets the occupied level."""
+    engine = photometry_engine(
+        presence={"level": 1.0, "ahead_level": "P5", "lookahead_segments": 2}
+    )
+    engine.detect(np.array([0]), np.array([1]), NIGHT)
+    assert np.allclose(engine.step(NIGHT).level, [1.0, 0.3, 0.15])
+
+
+def test_presence_never_dims_below_the_base_and_never_switches_off() -> None:
+    """An occupied level under the night level leaves the night level; after the hold, the
+    night level, not off."""
+    engine = photometry_engine(schedule={"night_level": 0.6}, presence={"level": 0.2, "hold_s": 10})
+    engine.detect(np.array([1]), np.array([0]), NIGHT)
+    assert np.allclose(engine.step(NIGHT).level, 0.6)
+    assert np.allclose(engine.step(NIGHT + 11).level, 0.6)
+
+
+def test_presence_follows_a_junction_into_the_next_street() -> None:
+    """A walker at the end of one street lights the first segments of the joined street."""
+    site = SiteConfig.model_validate(
+        {
+            "site": {
+                "id": "t",
+                "latitude": 47.4712,
+                "longitude": -0.5518,
+                "timezone": "Europe/Paris",
+            },
+            "segments": [
+                {"id": f"{s}-{n}", "street": s, "order": n, "length_m": 30, "rated_power_w": 36}
+                for s in ("a", "b")
+                for n in (1, 2, 3)
+            ],
+            "junctions": {"corner": ["a-3", "b-1"]},
+        }
+    )
+    policy = Policy.model_validate({"presence": {"level": 1.0, "lookahead_segments": 2}})
+    engine = Engine(topology_from_site(site), policy, angers_clock())
+    engine.detect(np.array([engine.topology.index_of("a-2")]), np.array([1]), NIGHT)
+    raised_ids = {engine.topology.ids[i] for i in np.flatnonzero(engine.step(NIGHT).level == 1.0)}
+    assert raised_ids == {"a-2", "a-3", "b-1"}
+
+
+def test_reasons_name_the_layer_that_decided() -> None:
+    """Presence above the base says presence; the fail-safe above presence says failsafe."""
+    engine = make_engine(failsafe={"stale_after_s": 60, "level": 0.5}, presence={"level": 0.4})
+    engine.register_sensors(idx(engine, "long-1", "long-3"), NIGHT - 120)
+    detect(engine, "long-3", 0, NIGHT)
+    step = engine.step(NIGHT)
+    reasons = dict(zip(engine.topology.ids, step.reason.tolist(), strict=True))
+    assert reasons["long-1"] == Reason.FAILSAFE
+    assert reasons["long-2"] == Reason.PRESENCE
+    assert reasons["long-3"] == Reason.PRESENCE  # seen just now: not stale
+    assert reasons["long-6"] == Reason.SCHEDULE
+
+
+def test_a_class_floor_follows_each_segment_photometry() -> None:
+    """floor: P6 is 2 lx: 0.2 where lamps give 10 lx at full, 0.1 where they give 20 lx."""
+    engine = photometry_engine(schedule={"night_level": 0.05}, limits={"floor": "P6"})
+    assert np.allclose(engine.step(NIGHT).level, [0.2, 0.2, 0.1])
+
+
+def test_ramp_limit_lengthens_fades_to_the_fastest_allowed_change() -> None:
+    """With at most 20 %/s, 0.3 → 1.0 takes 3.5 s although ramp_up_s is 1 s; back down takes
+    the longer of ramp_down_s and the limit."""
+    engine = make_engine(limits={"max_ramp_per_s": "20%"}, presence={"hold_s": 60})
+    engine.step(NIGHT - 100)
+    detect(engine, "long-1", +1, NIGHT)
+    i = idx(engine, "long-1")[0]
+    assert engine.step(NIGHT).ramp_s[i] == pytest.approx(3.5)
+    assert engine.step(NIGHT + 60).ramp_s[i] == pytest.approx(10.0)
+
+
+def test_ramp_limit_counts_from_where_the_lamp_is_in_its_fade() -> None:
+    """A lamp still fading down from 1.0 (15 s) and told to go to 0 halfway has 0.65 to go."""
+    engine = make_engine(
+        limits={"max_ramp_per_s": 0.1, "floor": 0.0}, presence={"hold_s": 10, "ramp_down_s": 1}
+    )
+    engine.step(NIGHT - 100)
+    detect(engine, "short-1", 0, NIGHT - 100)
+    i = idx(engine, "short-1")[0]
+    engine.step(NIGHT - 100)  # 0.3 → 1.0
+    engine.step(NIGHT - 90)  # 1.0 → 0.3: 7 s at 0.1 per second
+    engine.set_override(idx(engine, "short-1"), 0.0, NIGHT + 100)
+    step = engine.step(NIGHT - 86.5)  # halfway: at 0.65
+    assert step.ramp_s[i] == pytest.approx(6.5)
+
+
+def test_max_caps_every_layer_and_overrides() -> None:
+    """limits.max caps presence, the fail-safe and an override alike."""
+    engine = make_engine(limits={"max": 0.6}, failsafe={"stale_after_s": 10, "level": 1.0})
+    engine.register_sensors(idx(engine, "short-3"), NIGHT - 100)
+    detect(engine, "long-1", 0)
+    engine.set_override(idx(engine, "long-6"), 1.0, NIGHT + 100)
+    step = engine.step(NIGHT)
+    assert step.level.max() == pytest.approx(0.6)
+    for sid in ("long-1", "short-3", "long-6"):
+        assert step.level[idx(engine, sid)][0] == pytest.approx(0.6)
+
+
+def test_failsafe_goes_to_the_rated_level_by_default() -> None:
+    """A stale segment without a failsafe level is lit at its rated class (P4 of 10 lx: 0.5)."""
+    engine = photometry_engine(failsafe={"stale_after_s": "5m"})
+    engine.register_sensors(np.array([1]), NIGHT - 3600)
+    step = engine.step(NIGHT)
+    assert np.allclose(step.level, [0.1, 0.5, 0.1])
+    assert step.reason.tolist() == [Reason.SCHEDULE, Reason.FAILSAFE, Reason.SCHEDULE]

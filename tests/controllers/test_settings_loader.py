@@ -118,7 +118,7 @@ def test_out_of_range_ratio_is_reported() -> None:
     """A level above 100 % names the bound."""
     problem = only_problem(Policy, "presence:\n  level: 150%\n")
     assert (problem.line, problem.path) == (2, "presence.level")
-    assert problem.message.startswith("must be ≤ 1")
+    assert problem.message == "a level must be between 0 and 100% (got '150%')"
 
 
 def test_bad_duration_text_is_explained() -> None:
@@ -203,7 +203,17 @@ def test_missing_required_key_points_at_its_parent() -> None:
 
 # --- properties: any text gives a model or a ConfigError, never another exception -----------
 
-SECTIONS = ["schedule", "presence", "limits", "commands", "failsafe", "presense"]
+SECTIONS = [
+    "schedule",
+    "presence",
+    "limits",
+    "commands",
+    "failsafe",
+    "presense",
+    "traffic",
+    "alerts",
+    "energy",
+]
 FIELDS = [
     "night_level",
     "sunset_offset_s",
@@ -217,18 +227,36 @@ FIELDS = [
     "lookahead_segments",
     "ramp_up_s",
     "hold",
+    "steps",
+    "exceptions",
+    "classes",
+    "hysteresis",
+    "window_s",
+    "enabled",
+    "ahead_level",
+    "max_ramp_per_s",
+    "dali_arc_power",
+    "tolerance",
 ]
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**12), max_value=10**12),
     st.floats(),
-    st.sampled_from(["30s", "2m", "40%", "-5", "1h30m", "abc", "01:00", "150%", "-10m"]),
+    st.sampled_from(
+        ["30s", "2m", "40%", "-5", "1h30m", "abc", "01:00", "150%", "-10m", "P4", "rated", "off"]
+    ),
     st.text(max_size=12),
 )
+STEPS = st.lists(
+    st.dictionaries(st.sampled_from(["at", "level", "from", "name", "dates", "weekdays"]), SCALARS),
+    max_size=3,
+)
+SECTION = st.dictionaries(st.sampled_from(FIELDS), st.one_of(SCALARS, STEPS), max_size=6)
+LAYER = st.dictionaries(st.sampled_from(SECTIONS), st.one_of(SCALARS, SECTION), max_size=3)
 POLICY_DATA = st.dictionaries(
-    st.sampled_from(SECTIONS),
-    st.one_of(SCALARS, st.dictionaries(st.sampled_from(FIELDS), SCALARS, max_size=6)),
+    st.sampled_from([*SECTIONS, "groups", "streets", "segments"]),
+    st.one_of(SCALARS, SECTION, st.dictionaries(st.sampled_from(["old-town", "m-1"]), LAYER)),
     max_size=6,
 )
 # Characters PyYAML's reader accepts; control characters have their own test below.

@@ -66,6 +66,8 @@ class Lamps:
                 body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
                 if str(message.topic).endswith("/deadletter"):
                     self.deadletters.append(body)
+                elif "/alert/" in str(message.topic):
+                    self.latest[str(message.topic).split("/")[-2]] = body
                 else:
                     self.latest[str(message.topic).split("/")[-2]] = body
 

@@ -200,3 +200,44 @@ def test_replace_policy_applies_to_the_next_commands(lighting: Lighting) -> None
     lighting.replace_policy(Policy.model_validate({"schedule": {"night_level": 0.5}}))
     assert lighting.policy.schedule.night_level == 0.5
     assert {o.command.level for o in lighting.commands(NIGHT + 1)} == {0.5}
+
+
+def test_override_reaches_a_group_of_the_policy() -> None:
+    """A group named in the policy is an override target covering its streets and segments."""
+    policy = Policy.model_validate(
+        {"groups": {"old-town": {"streets": ["b"], "segments": ["a-1"]}}}
+    )
+    lighting = Lighting(SITE, policy, NIGHT)
+    lighting.commands(NIGHT)
+    assert lighting.override("old-town", OverrideMessage(level=0.9, duration_s=60), NIGHT) is None
+    assert set(by_segment(lighting.commands(NIGHT + 1))) == {"a-1", "b-1", "b-2", "b-3"}
+
+
+def test_unknown_override_target_suggests_a_close_name(lighting: Lighting) -> None:
+    """A misspelt segment id gets a did-you-mean."""
+    error = lighting.override("a-11", OverrideMessage(level=1.0), NIGHT)
+    assert error is not None
+    assert "did you mean" in error
+
+
+def test_dali_arc_power_goes_with_the_level_only_when_asked() -> None:
+    """With commands.dali_arc_power the command carries the arc power level; without, the
+    payload has no such key."""
+    plain = Lighting(SITE, POLICY, NIGHT).commands(NIGHT)[0].command
+    assert "arc_power" not in plain.model_dump_json()
+    dali = POLICY.model_copy(
+        update={"commands": POLICY.commands.model_copy(update={"dali_arc_power": True})}
+    )
+    command = Lighting(SITE, dali, NIGHT).commands(NIGHT)[0].command
+    assert (command.level, command.arc_power) == (0.3, 210)
+
+
+def test_explain_names_each_layer_of_the_last_step(lighting: Lighting) -> None:
+    """After a presence raise the explanation of the segment says presence and the schedule."""
+    lighting.accept(walker(), NIGHT)
+    lighting.commands(NIGHT)
+    why = lighting.explain("a-3")
+    assert why["presence"] is True
+    assert why["override"] is False
+    assert why["schedule"] == "0.3 (night_level)"
+    assert lighting.explain("b-2")["presence"] is False
