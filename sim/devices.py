@@ -50,7 +50,7 @@ class Outbox:
             batch = [await self._queue.get()]
             while len(batch) < _IN_FLIGHT and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
+            await asyncio.gather(*(client.publish(m.topic, m.body, qos=m.qos) for m in batch))
             self.sent += len(batch)
 
 
@@ -89,7 +89,7 @@ class LampDevices:
             self.rejected += 1
             log.warning("lamp command for an unknown segment: %s", topic)
             return None
-        return self.lamps.command(segment, command.level, command.ramp_s, now_s)
+        return self.lamps.command(segment, command.level, command.ramp_s, now_s, command.reason)
 
     def watchdog(self, now_s: float) -> None:
         """Fall back where commands stopped, and say so on the state topics."""
