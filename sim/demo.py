@@ -59,8 +59,11 @@ class DemoResult:
     plot_png: Path
 
 
-def night_window(site: SiteConfig, day: dt.date | None = None) -> tuple[float, float]:
-    """(start, end) epoch seconds: 20 min before sunset of `day` to 20 min after next sunrise.
+def night_window(
+    site: SiteConfig, day: dt.date | None = None, margin_s: float = MARGIN_S
+) -> tuple[float, float]:
+    """(start, end) epoch seconds: `margin_s` (20 min) before sunset of `day` to as long after
+    the next sunrise.
 
     `day` defaults to today in the site's time zone. Where the sun does not set or rise (polar
     days and nights), 18:00 to 08:00 local stands in.
@@ -74,7 +77,7 @@ def night_window(site: SiteConfig, day: dt.date | None = None) -> tuple[float, f
     if sunset_s is None or sunrise_s is None:
         sunset_s = dt.datetime.combine(day, dt.time(18), zone).timestamp()
         sunrise_s = sunset_s + 14 * 3600
-    return sunset_s - MARGIN_S, sunrise_s + MARGIN_S
+    return sunset_s - margin_s, sunrise_s + margin_s
 
 
 async def run_demo(
@@ -205,5 +208,12 @@ def _report(rig: _Rig, options: DemoOptions) -> DemoResult:
     )
     data = summary(run, district.metrics)
     series = district.metrics.series()
-    paths = write_report(options.out_dir, data, series, district.topology.ids, district.zone)
+    paths = write_report(
+        options.out_dir,
+        data,
+        series,
+        district.topology.ids,
+        district.zone,
+        hourly=district.metrics.hourly,
+    )
     return DemoResult(data, paths.summary_json, paths.plot_png)

@@ -79,6 +79,7 @@ class District:
         self.max_step_s = max_step_s
         self.sensor_messages = 0
         self._last_s = start_s
+        self._moved_s = start_s
         self._pending: list[tuple[float, int, Outgoing]] = []
         self._order = itertools.count()
         self._lamp_faults_done = False
@@ -88,15 +89,27 @@ class District:
 
         A long gap (the event loop was busy) is walked in sub-steps of at most `max_step_s`,
         so that walker-time is not all booked where walkers stood at the start of the gap.
+        Each sub-step is accounted before the walkers move (see `account`).
         """
         gap_s = max(now_s - self._last_s, 0.0)
         count = max(1, math.ceil(gap_s / self.max_step_s))
         ends_s = self._last_s + gap_s * np.arange(1, count + 1) / count
         made: list[Outgoing] = []
         for end_s in ends_s.tolist():
-            dt_s = self.account(end_s)
-            made += self.counters.on_entries(self.walkers.step(end_s, dt_s))
-            made += self.counters.false_triggers(end_s, dt_s)
+            made += self._move(end_s, self.account(end_s))
+        return self._release(now_s, made)
+
+    def advance(self, now_s: float) -> list[Outgoing]:
+        """Move the world to `now_s` without accounting; the caller applies the messages, then
+        calls `account(now_s)` with walkers where they are now (the offline order)."""
+        return self._release(now_s, self._move(now_s, max(now_s - self._moved_s, 0.0)))
+
+    def _move(self, end_s: float, dt_s: float) -> list[Outgoing]:
+        self._moved_s = end_s
+        made = self.counters.on_entries(self.walkers.step(end_s, dt_s))
+        return made + self.counters.false_triggers(end_s, dt_s)
+
+    def _release(self, now_s: float, made: list[Outgoing]) -> list[Outgoing]:
         made += self.counters.due(now_s)
         made += self.sensors.due(now_s)
         self._lamp_faults(now_s)
