@@ -9,11 +9,18 @@ simulator that touches them (the thin adapter the brief of the controller can ch
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from controllers.settings import Policy, SiteConfig
-from gateway.intake import Duplicate, Intake, Rejection
+from controllers.topology import FloatArray, IntArray
+from gateway.intake import Accepted, Duplicate, Intake, Rejection
 from gateway.lighting import Lighting, Outgoing
+from gateway.readings import PedestrianReading
+
+_DIRECTION = {"forward": 1, "backward": -1}
 
 
 @dataclass(frozen=True)
@@ -75,3 +82,78 @@ def as_commands(out: list[Outgoing]) -> list[Command]:
         Command(o.command.ts, o.segment, o.command.level, o.command.ramp_s, o.command.reason)
         for o in out
     ]
+
+
+@dataclass(frozen=True, eq=False)
+class Events:
+    """Decoded sensor events as arrays, in receive order: pedestrian counts (count > 0 is a
+    detection, 0 a sign of life) and every other reading as a sign of life."""
+
+    time_s: FloatArray
+    segment: IntArray
+    direction: IntArray
+    count: IntArray
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+
+def decode_events(site: SiteConfig, messages: Iterable[tuple[float, str, bytes]]) -> Events:
+    """Run every (receive time, topic, payload) through the daemon's intake once."""
+    intake = Intake(site)
+    segment_of = {s: i for i, s in enumerate(s.id for s in site.segments)}
+    rows: list[tuple[float, int, int, int]] = []
+    for received_s, topic, payload in messages:
+        result = intake.message(topic, payload, received_s)
+        if not isinstance(result, Accepted):
+            continue
+        for reading in result.readings:
+            count, direction = 0, 0
+            if isinstance(reading, PedestrianReading):
+                count, direction = reading.count, _DIRECTION.get(reading.direction or "", 0)
+            rows.append((received_s, segment_of[reading.segment], direction, count))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return Events(
+        table[:, 0].copy(),
+        table[:, 1].astype(np.int64),
+        table[:, 2].astype(np.int64),
+        table[:, 3].astype(np.int64),
+    )
+
+
+class BatchPipeline:
+    """The vectorised path: the events of each tick go to the engine as one batch.
+
+    What it gives up against `Pipeline`: a detection takes effect at the end of its tick
+    instead of at once (the daemon's immediate presence path), with its hold counted from
+    the latest detection of the batch, so lamps react up to one tick later. Meant for long
+    traces and policy sweeps, where that tick matters less than the hours saved.
+    """
+
+    def __init__(self, site: SiteConfig, policy: Policy, start_s: float) -> None:
+        self.lighting = Lighting(site, policy, start_s)
+        self.commands = 0
+
+    def run(self, events: Events, tick_s: float, until_s: float | None = None) -> int:
+        """Replay `events` tick by tick; returns the number of commands sent."""
+        if len(events) == 0:
+            return 0
+        engine = self.lighting.engine
+        start_s = float(events.time_s[0])
+        end_s = float(events.time_s[-1]) if until_s is None else until_s
+        ticks_s = start_s + tick_s * np.arange(1, int(np.ceil((end_s - start_s) / tick_s)) + 2)
+        cuts = np.searchsorted(events.time_s, ticks_s, side="right")
+        first = 0
+        for tick_s_, cut in zip(ticks_s.tolist(), cuts.tolist(), strict=True):
+            if cut > first:
+                batch = slice(first, cut)
+                last_s = float(events.time_s[cut - 1])
+                moving = events.count[batch] > 0
+                engine.seen(events.segment[batch], last_s)
+                if moving.any():
+                    engine.detect(
+                        events.segment[batch][moving], events.direction[batch][moving], last_s
+                    )
+                first = cut
+            self.commands += len(self.lighting.commands(tick_s_))
+        return self.commands

@@ -73,11 +73,13 @@ def _plot_levels(
         )
         figure.colorbar(mesh, ax=axes, label="level")
     sample, segment = np.nonzero(series.walkers)
+    # Small translucent dots: on a busy night they must not hide the levels under them.
     axes.scatter(
         hours[sample],
         segment,
-        s=2 * np.minimum(series.walkers[sample, segment], 10),
+        s=0.6 * np.minimum(series.walkers[sample, segment], 5),
         color="tab:cyan",
+        alpha=0.5,
         edgecolors="none",
         label="walkers",
     )
