@@ -47,7 +47,7 @@ def test_shipped_config_loads_cleanly() -> None:
     assert len(settings.site.devices) == 15
     assert settings.policy.presence.hold_s == 80
     assert settings.policy.presence.lookahead_segments == 3
-    assert settings.policy.schedule.night_level == pytest.approx(0.3)
+    assert settings.policy.schedule.night_level == pytest.approx(0.27)
     assert settings.policy.schedule.sunset_offset_s == 600
     assert settings.policy.failsafe.stale_after_s == 1800
     topology = topology_from_site(settings.site)
