@@ -75,6 +75,7 @@ class PedestrianCounters:
         self._last_sent_s = np.full(len(self.specs), np.nan)
         self._size = topology.size
         self._seq = np.zeros(len(self.specs), dtype=np.int64)
+        self._sent_at_s = np.full(len(self.specs), -np.inf)
 
     def per_segment(self) -> IntArray:
         """Walkers counted so far by the counters of each segment."""
@@ -106,10 +107,17 @@ class PedestrianCounters:
 
     def heartbeats(self, now_s: float) -> list[Outgoing]:
         """Zero counts from event counters that have been silent for their `heartbeat_s`."""
-        # A counter's silence is counted from the first time we look, not from the epoch.
+        # A counter's silence is counted from the first time we look, not from the epoch. A
+        # LoRaWAN counter sends its running totals at power-on: the gateway's baseline.
+        new = [int(c) for c in np.flatnonzero(np.isnan(self._last_sent_s))]
         self._last_sent_s = np.where(np.isnan(self._last_sent_s), now_s, self._last_sent_s)
+        booted = [
+            self._report(c, (0, 0, 0), 0.0, now_s, now_s)
+            for c in new
+            if self.specs[c].format in ("chirpstack", "tts")
+        ]
         silent = np.flatnonzero(~self._period & (now_s - self._last_sent_s >= self._heartbeat_s))
-        return [
+        return booted + [
             self._report(int(c), (0, 0, 0), now_s - float(self._last_sent_s[c]), now_s, now_s)
             for c in silent
         ]
@@ -168,6 +176,9 @@ class PedestrianCounters:
         self, c: int, counts: tuple[int, int, int], period_s: float, ts_s: float, send_s: float
     ) -> Outgoing:
         spec = self.specs[c]
+        # One device's messages leave in the order it made them: latency varies, order holds.
+        send_s = max(send_s, float(self._sent_at_s[c]))
+        self._sent_at_s[c] = send_s
         seq = int(self._seq[c])
         self._seq[c] += 1
         report = CountReport(

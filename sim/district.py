@@ -83,6 +83,9 @@ class District:
         self._pending: list[tuple[float, int, Outgoing]] = []
         self._order = itertools.count()
         self._lamp_faults_done = False
+        # Power-on reports (LoRaWAN counters' first totals) go out before anything is seen.
+        for message in self.counters.heartbeats(start_s):
+            heapq.heappush(self._pending, (message.send_s, next(self._order), message))
 
     def step(self, now_s: float) -> list[Outgoing]:
         """Move the world to `now_s` and return what the sensors sent by then, in send order.

@@ -42,6 +42,7 @@ class Pipeline:
         self.intake = Intake(site)
         self.lighting = Lighting(site, policy, start_s)
         self.stats: Counter[str] = Counter()
+        self.counted: Counter[str] = Counter()  # walkers in the readings, by device
 
     def listens_to(self, topic: str) -> bool:
         """Whether the daemon subscribes to `topic` (its sources and the override topics)."""
@@ -66,6 +67,9 @@ class Pipeline:
         self.stats["accepted"] += 1
         raised = [self.lighting.accept(reading, received_s) for reading in result.readings]
         self.stats["readings"] += len(result.readings)
+        for reading in result.readings:
+            if isinstance(reading, PedestrianReading):
+                self.counted[reading.device_id] += reading.count
         return self.lighting.commands(received_s) if any(raised) else []
 
     def tick(self, now_s: float) -> list[Outgoing]:

@@ -59,6 +59,7 @@ class Result:
     pipeline: Pipeline
     commands: list[Command]
     held_messages: int
+    lamp_fallbacks: int
 
     @property
     def series(self) -> Series:
@@ -101,6 +102,7 @@ def run_offline(
     pipeline = Pipeline(world.site, policy, start_s)
     outages = _Outages(world.faults.broker_outage, start_s)
     commands: list[Command] = []
+    fallbacks = 0
 
     def apply(out: list[Outgoing], time_s: float) -> None:
         if outages.down(time_s):
@@ -122,11 +124,11 @@ def run_offline(
             _deliver(outages.held, pipeline, outages, apply, at_s=now_s)
             outages.held = []
         apply(pipeline.tick(now_s), now_s)
-        district.lamps.check_watchdog(now_s)
+        fallbacks += len(district.lamps.check_watchdog(now_s))
         district.account(now_s)
         if progress is not None:
             progress((now_s - start_s) / (end_s - start_s))
-    return Result(district, pipeline, commands, outages.total_held)
+    return Result(district, pipeline, commands, outages.total_held, fallbacks)
 
 
 def _deliver(
@@ -155,6 +157,7 @@ def summary_of(result: Result, loaded: Loaded, policy_name: str, seed: int) -> d
         "policy": policy_name,
         "seed": seed,
         "held_messages": result.held_messages,
+        "lamp_fallbacks": result.lamp_fallbacks,
         "gateway": dict(sorted(result.pipeline.stats.items())),
         "faults": district.faults.counts,
         "counted": int(district.counters.counts.sum()),
