@@ -56,6 +56,8 @@ class DemoOptions:
     window: tuple[float, float] | None = None
     broker_switch: Switch | None = None
     storage_switch: Switch | None = None
+    # Tasks that run beside the devices on the run's clock (a trace recorder, a probe).
+    companions: tuple[Callable[[Clock], Awaitable[None]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class DemoResult:
     summary: dict[str, Any]
     summary_json: Path
     plot_png: Path
+    district: District | None = None
 
 
 def night_window(
@@ -129,6 +132,7 @@ async def run_demo(
                     lambda: _client(site, "states"), states, rig.lamp_states.run, "the lamp states"
                 ),
                 *outages,
+                *(asyncio.ensure_future(c(rig.clock)) for c in options.companions),
                 gateway,
             )
     # Book the time left to the end of the night (in sub-steps); nobody listens any more.
@@ -248,4 +252,4 @@ def _report(rig: _Rig, options: DemoOptions) -> DemoResult:
         district.zone,
         hourly=district.metrics.hourly,
     )
-    return DemoResult(data, paths.summary_json, paths.plot_png)
+    return DemoResult(data, paths.summary_json, paths.plot_png, district)

@@ -97,6 +97,11 @@ class SimLamps:
         return level
 
     @property
+    def last_command_s(self) -> FloatArray:
+        """When each lamp last heard a command (NaN: never)."""
+        return self._last_command_s.copy()
+
+    @property
     def fallback(self) -> BoolArray:
         """Which lamps are in fallback now."""
         return self._fallback.copy()

@@ -40,17 +40,15 @@ def replay_offline(
             begin_s = record.t if start_s is None else start_s
             pipeline = Pipeline(site, policy, begin_s)
             next_tick_s = begin_s
+        while next_tick_s <= record.t:  # the daemon's ticks go on whatever arrives
+            commands += as_commands(pipeline.tick(next_tick_s))
+            next_tick_s += tick_s
         segment = _commanded_segment(topics, record.topic)
         if segment is not None:
             recorded += _recorded(segment, record.payload)
-            continue
-        if not pipeline.listens_to(record.topic):
-            continue
-        while next_tick_s <= record.t:
-            commands += as_commands(pipeline.tick(next_tick_s))
-            next_tick_s += tick_s
-        commands += as_commands(pipeline.message(record.topic, record.payload, record.t))
-        messages += 1
+        elif pipeline.listens_to(record.topic):
+            commands += as_commands(pipeline.message(record.topic, record.payload, record.t))
+            messages += 1
     return Replayed(commands, recorded, messages)
 
 

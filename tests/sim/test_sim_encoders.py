@@ -16,19 +16,23 @@ from sim.scenario import Faults, WireFormat
 from sim.sensors import Outgoing
 
 T0_S = 1_736_982_000.0
+SEGMENT = {"id": "a", "street": "s", "order": 1, "length_m": 30, "rated_power_w": 10}
 
 
 def _site(fmt: WireFormat) -> SiteConfig:
     topics = Topics("luciole", "t")
     source = source_for(fmt, topics)
     nid = network_id(fmt, "c", 7)
+    ids = [nid] if nid else []
     return SiteConfig.model_validate(
         {
             "site": {"id": "t", "latitude": 47.0, "longitude": 0.0},
-            "segments": [{"id": "a", "street": "s", "order": 1, "length_m": 30,
-                          "rated_power_w": 10}],  # fmt: skip
-            "devices": {"c": {"kind": "pedestrian", "segment": "a",
-                              "network_ids": [nid] if nid else []}},  # fmt: skip
+            "segments": [
+                {"id": "a", "street": "s", "order": 1, "length_m": 30, "rated_power_w": 10}
+            ],  # fmt: skip
+            "devices": {
+                "c": {"kind": "pedestrian", "segment": "a", "network_ids": [nid] if nid else []}
+            },  # fmt: skip
             "sources": [source.__dict__] if source else [],
         }
     )
@@ -62,7 +66,9 @@ def test_vs133_totals_wrap_like_the_device() -> None:
     encoder._totals["c"] = (2**32 - 1, 0)  # the device has counted for a long time
     counts = []
     for seq in range(2):
-        topic, payload = encoder.encode("chirpstack", CountReport("c", nid, seq, 0, 0, 0.0, T0_S, seq + 1))
+        topic, payload = encoder.encode(
+            "chirpstack", CountReport("c", nid, seq, 0, 0, 0.0, T0_S, seq + 1)
+        )
         result = intake.message(topic, payload, T0_S + seq)
         assert isinstance(result, Accepted)
         counts += [r.count for r in result.readings if isinstance(r, PedestrianReading)]

@@ -31,7 +31,9 @@ def test_reference_scenario_builds_its_site_from_real_places() -> None:
     assert 0.3 < len(counted) / len(site.segments) < 0.6, "counters on some segments only"
     start = dt.datetime.fromtimestamp(loaded.start_s, AUCKLAND)
     end = dt.datetime.fromtimestamp(loaded.end_s, AUCKLAND)
-    assert start.date() == dt.date(2024, 11, 22) and dt.time(19, 30) < start.time() < dt.time(20, 30)
+    assert start.date() == dt.date(2024, 11, 22) and dt.time(19, 30) < start.time() < dt.time(
+        20, 30
+    )
     assert end.date() == dt.date(2024, 11, 23) and dt.time(5, 45) < end.time() < dt.time(6, 45)
 
 
@@ -48,7 +50,9 @@ def test_street_rates_are_the_mean_of_their_counts() -> None:
 def test_day_start_hour_puts_small_hours_on_the_next_day(tmp_path: Path) -> None:
     """With day_start_hour 6, a row `2024-11-22, 1:00-1:59` is 01:00 on the 23rd."""
     path = tmp_path / "counts.csv"
-    path.write_text("date,hour,year,A,B\n2024-11-22,23:00-23:59,2024,10,\n2024-11-22,1:00-1:59,2024,4,6\n")
+    path.write_text(
+        "date,hour,year,A,B\n2024-11-22,23:00-23:59,2024,10,\n2024-11-22,1:00-1:59,2024,4,6\n"
+    )
     counts = read_counts(path, AUCKLAND, day_start_hour=6)
     hours = [dt.datetime.fromtimestamp(t, AUCKLAND) for t in counts.hour_s]
     assert [(h.day, h.hour) for h in hours] == [(22, 23), (23, 1)]
@@ -65,7 +69,10 @@ def test_bad_counts_name_the_row(tmp_path: Path) -> None:
 
 def test_unknown_key_in_a_scenario_names_its_line(tmp_path: Path) -> None:
     """A misspelt key is a ConfigError with its line and a suggestion."""
-    text = "name: x\nnight: {date: 2024-11-22}\nsite_file: site.yaml\nwalking:\n  stop_probabilty: 0.1\n"
+    text = (
+        "name: x\nnight: {date: 2024-11-22}\nsite_file: site.yaml\n"
+        "walking:\n  stop_probabilty: 0.1\n"
+    )
     with pytest.raises(ConfigError) as caught:
         load_model(Scenario, text, "s.yaml")
     assert "s.yaml:5: walking.stop_probabilty: unknown key" in str(caught.value)
