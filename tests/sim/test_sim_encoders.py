@@ -23,16 +23,15 @@ def _site(fmt: WireFormat) -> SiteConfig:
     topics = Topics("luciole", "t")
     source = source_for(fmt, topics)
     nid = network_id(fmt, "c", 7)
-    ids = [nid] if nid else []
     return SiteConfig.model_validate(
         {
             "site": {"id": "t", "latitude": 47.0, "longitude": 0.0},
             "segments": [
                 {"id": "a", "street": "s", "order": 1, "length_m": 30, "rated_power_w": 10}
-            ],  # fmt: skip
+            ],
             "devices": {
                 "c": {"kind": "pedestrian", "segment": "a", "network_ids": [nid] if nid else []}
-            },  # fmt: skip
+            },
             "sources": [source.__dict__] if source else [],
         }
     )
