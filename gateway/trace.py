@@ -61,8 +61,9 @@ def recorded_filters(site: SiteConfig) -> list[str]:
 
 
 def header_line(site: SiteConfig, start_s: float) -> str:
-    return json.dumps({"trace": "luciole", "version": VERSION, "site": site.site.id,
-                       "start_s": start_s})  # fmt: skip
+    return json.dumps(
+        {"trace": "luciole", "version": VERSION, "site": site.site.id, "start_s": start_s}
+    )
 
 
 def read_trace(path: Path) -> tuple[Header | None, Iterator[Record]]:

@@ -66,10 +66,20 @@ def _trace_parsers(sub: "argparse._SubParsersAction[Any]", offline: Handler) -> 
     replay.add_argument("--config", type=Path, default=Path("config/site.yaml"), help="site file")
     replay.add_argument("--scenario", type=Path, help="take the site from this scenario")
     mode = replay.add_mutually_exclusive_group()
-    mode.add_argument("--speed", type=float, default=1.0, metavar="X",
-                      help="to the broker, X times faster (0: at once; default: 1)")  # fmt: skip
+    mode.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="to the broker, X times faster (0: at once; default: 1)",
+    )
     mode.add_argument("--offline", action="store_true", help="straight into the controller")
     replay.add_argument("--policy", type=Path, help="with --offline: this policy instead")
+    replay.add_argument(
+        "--batch",
+        action="store_true",
+        help="with --offline: vectorised, a tick at a time (fast; lamps react a tick later)",
+    )
     replay.add_argument("--out", type=Path, help="with --offline: write the commands here")
     replay.set_defaults(command=functools.partial(_replay, offline=offline))
 
@@ -109,8 +119,8 @@ def _replay(args: argparse.Namespace, offline: Handler) -> int:
     are the recorded ones (exit 0 same, 1 different, 2 invalid input)."""
     if args.offline:
         return offline(args)
-    if args.policy or args.out:
-        print("luciole replay: --policy and --out go with --offline", file=sys.stderr)
+    if args.policy or args.out or args.batch:
+        print("luciole replay: --policy, --out and --batch go with --offline", file=sys.stderr)
         return EXIT_INVALID
     try:
         site = load_settings(args.config).site

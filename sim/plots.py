@@ -43,9 +43,13 @@ def plot_night(
     hours = series.time_s / 3600.0  # x axis in epoch hours, labelled in local time below
     rows = max(len(segment_ids), 1)
     figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(12, 5 + rows * 0.12), sharex=True, height_ratios=(3, 1),
+        2,
+        1,
+        figsize=(12, 5 + rows * 0.12),
+        sharex=True,
+        height_ratios=(3, 1),
         layout="constrained",
-    )  # fmt: skip
+    )
     try:
         _plot_levels(figure, top, hours, series, segment_ids)
         top.set_title(f"{title}: lamp level by segment, walkers as dots")
@@ -126,14 +130,20 @@ def plot_compare(path: Path, rows: Sequence[dict[str, Any]], title: str) -> None
         x = np.arange(len(rows))
         energy = [float(r["energy_kwh"]) for r in rows]
         axes.bar(x, energy, color="tab:orange", label="policy")
-        for key, colour in (("always_on_kwh", "tab:gray"), ("static_kwh", "tab:blue"),
-                            ("oracle_kwh", "tab:green")):  # fmt: skip
+        for key, colour in (
+            ("always_on_kwh", "tab:gray"),
+            ("static_kwh", "tab:blue"),
+            ("oracle_kwh", "tab:green"),
+        ):
             axes.axhline(float(rows[0][key]), color=colour, linestyle="--", label=key[:-4])
         for i, row in enumerate(rows):
             axes.annotate(
                 f"comfort {row['comfort']:.1%}\n×{row['energy_vs_oracle']:.2f} oracle",
-                (i, energy[i]), ha="center", va="bottom", fontsize=8,
-            )  # fmt: skip
+                (i, energy[i]),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         axes.set_xticks(x, names, rotation=15, fontsize=8)
         axes.set_ylabel("kWh over the night")
         axes.set_title(title)

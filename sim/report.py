@@ -123,8 +123,11 @@ def markdown(data: dict[str, Any]) -> str:
         "|---|---:|---:|",
         f"| policy | {data['energy_kwh']:.2f} | |",
     ]
-    for name, key in (("always-on", "always_on_kwh"), ("static (rated class all night)",
-                      "static_kwh"), ("oracle", "oracle_kwh")):  # fmt: skip
+    for name, key in (
+        ("always-on", "always_on_kwh"),
+        ("static (rated class all night)", "static_kwh"),
+        ("oracle", "oracle_kwh"),
+    ):
         ratio = data["energy_kwh"] / data[key] if data[key] else 0.0
         lines.append(f"| {name} | {data[key]:.2f} | ×{ratio:.3f} |")
     lines += [

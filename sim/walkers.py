@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from controllers.topology import BoolArray, FloatArray, IntArray, Topology
+from sim.junctions import Behaviour, JunctionPoint, Turn, junction_arrays
 from sim.rates import Rates
 
 # Walkers per hour per street, by local hour (index 0 is 00:00). A city-centre night: busy
@@ -91,26 +92,6 @@ class Entries:
         return len(self.walker)
 
 
-@dataclass(frozen=True)
-class Behaviour:
-    """How walkers walk: speeds, stops (chance per segment entered), turns (per junction)."""
-
-    speed_range_mps: tuple[float, float] = (1.2, 1.6)
-    stop_probability: float = 0.0
-    stop_range_s: tuple[float, float] = (10.0, 60.0)
-    turn_probability: float = 0.0
-
-
-@dataclass(frozen=True)
-class JunctionPoint:
-    """Walkers on `street` passing `position_m` may turn onto `other` at `other_position_m`."""
-
-    street: int
-    position_m: float
-    other: int
-    other_position_m: float
-
-
 class Walkers:
     """Active walkers as parallel arrays; ids count up from 0 and are never reused.
 
@@ -125,7 +106,7 @@ class Walkers:
         rng: np.random.Generator,
         rate_per_h: Sequence[float] | Rates = DEFAULT_RATE_PER_H,
         *,
-        behaviour: Behaviour = Behaviour(),
+        behaviour: Behaviour | None = None,
         junctions: Sequence[JunctionPoint] = (),
         forward_share: Sequence[float] | None = None,
     ) -> None:
@@ -136,9 +117,9 @@ class Walkers:
         else:
             self.rates = Rates.flat(zone, streets, rate_per_h)
         self._rng = rng
-        self._behaviour = behaviour
+        self._behaviour = behaviour or Behaviour()
         self._forward_share = np.asarray(forward_share or [0.5] * streets, dtype=np.float64)
-        self._junctions = _junction_arrays(junctions)
+        self._junctions = junction_arrays(junctions)
         self.total = 0
         self.ids = np.zeros(0, dtype=np.int64)
         self._street = np.zeros(0, dtype=np.int64)
@@ -221,10 +202,10 @@ class Walkers:
         self._keep(stays)
         return _concat(entries, turned.entries)
 
-    def _turns(self, position_m: FloatArray) -> "tuple[IntArray, _Turn]":
+    def _turns(self, position_m: FloatArray) -> "tuple[IntArray, Turn]":
         """Walkers that reach a junction this step and take it (the first one on their way)."""
         size = len(self.ids)
-        turn = _Turn.none(size)
+        turn = Turn.none(size)
         j = self._junctions
         if len(j.street) == 0 or self._behaviour.turn_probability <= 0 or size == 0:
             return np.zeros(0, dtype=np.int64), turn
@@ -243,11 +224,11 @@ class Walkers:
         turn.walk_s[turner] = distance[turner, pick] / self._speed_mps[turner]
         return turner, turn
 
-    def _turn(self, turner: IntArray, turn: "_Turn", time_s: FloatArray) -> "_Turned":
+    def _turn(self, turner: IntArray, turn: Turn, time_s: FloatArray) -> "Turned":
         """Move the turners onto their new street, heading away from the junction."""
         if len(turner) == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return _Turned(empty, Entries(empty, empty, empty, np.zeros(0)))
+            return Turned(empty, Entries(empty, empty, empty, np.zeros(0)))
         street = turn.other[turner]
         position_m = turn.other_position_m[turner]
         length_m = self.layout.street_length_m[street]
@@ -259,7 +240,7 @@ class Walkers:
         self._slot[turner] = self.layout.slot_at(street, self._position_m[turner])
         segment = self.layout.segment_of_slot[self._slot[turner]]
         entries = Entries(self.ids[turner], segment, direction, time_s[turner])
-        return _Turned(turner, entries)
+        return Turned(turner, entries)
 
     def _stop(self, entered: IntArray) -> None:
         """Some walkers stop for a while on a segment they just entered (a shop, a phone)."""
@@ -281,39 +262,7 @@ class Walkers:
 
 
 @dataclass(frozen=True, eq=False)
-class _Junctions:
-    street: IntArray
-    position_m: FloatArray
-    other: IntArray
-    other_position_m: FloatArray
-
-
-def _junction_arrays(points: Sequence[JunctionPoint]) -> _Junctions:
-    return _Junctions(
-        np.array([p.street for p in points], dtype=np.int64),
-        np.array([p.position_m for p in points], dtype=np.float64),
-        np.array([p.other for p in points], dtype=np.int64),
-        np.array([p.other_position_m for p in points], dtype=np.float64),
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class _Turn:
-    """Per walker: where on its street it turns, onto which street, where, after how long."""
-
-    position_m: FloatArray
-    other: IntArray
-    other_position_m: FloatArray
-    walk_s: FloatArray
-
-    @classmethod
-    def none(cls, size: int) -> "_Turn":
-        zeros = np.zeros(size)
-        return cls(zeros.copy(), np.zeros(size, dtype=np.int64), zeros.copy(), zeros.copy())
-
-
-@dataclass(frozen=True, eq=False)
-class _Turned:
+class Turned:
     walker_index: IntArray
     entries: Entries
 

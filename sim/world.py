@@ -18,9 +18,10 @@ from controllers.settings.site import SiteConfig
 from gateway.topics import Topics
 from sim.counters import CounterSpec, site_counters
 from sim.encoders import network_id, source_for
+from sim.junctions import Behaviour, JunctionPoint
 from sim.rates import Rates, read_counts
 from sim.scenario import Counter, Faults, Lamps, LatLon, Scenario, Street
-from sim.walkers import DEFAULT_RATE_PER_H, Behaviour, JunctionPoint
+from sim.walkers import DEFAULT_RATE_PER_H
 
 _EARTH_M = 6_371_000.0
 
@@ -211,8 +212,11 @@ def _site(scenario: Scenario, counters: list[CounterSpec]) -> SiteConfig:
     devices: dict[str, dict[str, object]] = {}
     for counter in counters:
         ids = [counter.network_id] if counter.network_id else []
-        devices[counter.device_id] = {"kind": "pedestrian", "segment": counter.segment,
-                                      "network_ids": ids}  # fmt: skip
+        devices[counter.device_id] = {
+            "kind": "pedestrian",
+            "segment": counter.segment,
+            "network_ids": ids,
+        }
     devices |= _spread(segments, "bin", scenario.bins)
     devices |= _spread(segments, "water", scenario.water_meters)
     topics = Topics("luciole", scenario.place.id)

@@ -89,9 +89,14 @@ async def _night(
     middle = (loaded.start_s + loaded.end_s) / 2
     gateway = _Gateway(_settings(site, tmp_path / "gw"))
     options = DemoOptions(
-        out_dir=tmp_path / "out", speed=speed, seed=4, live=False, world=loaded.world,
-        window=(middle, middle + minutes * 60), **switches,  # type: ignore[arg-type]
-    )  # fmt: skip
+        out_dir=tmp_path / "out",
+        speed=speed,
+        seed=4,
+        live=False,
+        world=loaded.world,
+        window=(middle, middle + minutes * 60),
+        **switches,  # type: ignore[arg-type]
+    )
     async with asyncio.timeout(GUARD_S):
         result = await run_demo(site, POLICY, options, gateway)
     assert gateway.daemon is not None

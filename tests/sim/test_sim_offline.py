@@ -63,8 +63,18 @@ def test_same_seed_same_summary(tmp_path: Path) -> None:
     assert first == json.dumps(_summary(loaded, 5), sort_keys=True)
     assert first != json.dumps(_summary(loaded, 6), sort_keys=True)
     data = json.loads(first)
-    for key in ("energy_kwh", "always_on_kwh", "static_kwh", "oracle_kwh", "saving_vs_always_on",
-                "energy_vs_oracle", "comfort", "worst_dark_s", "commands", "walkers"):  # fmt: skip
+    for key in (
+        "energy_kwh",
+        "always_on_kwh",
+        "static_kwh",
+        "oracle_kwh",
+        "saving_vs_always_on",
+        "energy_vs_oracle",
+        "comfort",
+        "worst_dark_s",
+        "commands",
+        "walkers",
+    ):
         assert key in data
     assert data["oracle_kwh"] <= data["energy_kwh"] <= data["always_on_kwh"]
     assert data["gateway"]["rejected_bad_json"] > 0 and data["gateway"]["duplicates"] > 0
