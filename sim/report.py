@@ -119,7 +119,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"Policy `{data.get('policy', '?')}`, seed {data.get('seed')}: {data['walkers']} walkers,"
         f" {data['commands']} lamp commands, {data.get('sensor_messages', 0)} sensor messages.",
         "",
-        "| | kWh | vs policy |",
+        "| | kWh | policy ÷ this |",
         "|---|---:|---:|",
         f"| policy | {data['energy_kwh']:.2f} | |",
     ]
