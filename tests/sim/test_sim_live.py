@@ -18,7 +18,7 @@ from controllers.settings.site import BrokerSettings, InfluxSettings
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.daemon import Daemon
-from gateway.trace import Recorder, parse_record
+from gateway.trace import Record, Recorder, parse_record, replay_to_broker
 from sim.demo import DemoOptions, DemoResult, run_demo
 from sim.replay import compare, replay_offline
 from sim.run import Loaded, load
@@ -211,3 +211,35 @@ async def test_the_daemon_survives_a_storage_outage(
     assert daemon.stats["accepted"] > 10 and daemon.stats["commands"] > 10
     assert victoria.count("pedestrian_count") > 0
     assert result.district is not None
+
+
+async def test_replay_to_a_broker_sends_the_recorded_inputs_in_order(
+    broker: BrokerInfo, tmp_path: Path
+) -> None:
+    """Replaying to a broker publishes every recorded input once, in order and unchanged, at
+    the recorded spacing over the speed, and leaves the recorded lamp commands out."""
+    root = f"luciole/replay-{uuid.uuid4().hex[:8]}"
+    inputs = [
+        Record(1e9 + i * 0.5, f"{root}/sensor/pedestrian/c{i % 2}", f'{{"seq": {i}}}'.encode())
+        for i in range(12)
+    ]
+    command = Record(1e9 + 1.2, f"{root}/lamp/a-01/set", b'{"level": 1}')
+    records = [*inputs[:3], command, *inputs[3:]]
+    received: list[tuple[str, bytes]] = []
+    async with (
+        aiomqtt.Client(broker.host, broker.port, identifier=f"sub-{root[-8:]}") as sub,
+        aiomqtt.Client(broker.host, broker.port, identifier=f"pub-{root[-8:]}") as pub,
+    ):
+        await sub.subscribe(f"{root}/#", qos=1)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        sent = await replay_to_broker(iter(records), pub, 10.0, lambda t: t.endswith("/set"))
+        took_s = loop.time() - began
+        async with asyncio.timeout(10):
+            async for message in sub.messages:
+                received.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+                if len(received) == len(inputs):
+                    break
+    assert sent == len(inputs)
+    assert received == [(r.topic, r.payload) for r in inputs]
+    assert took_s >= 5.5 / 10  # 5.5 s of recording at ten times the speed

@@ -130,3 +130,13 @@ def test_oracle_and_comfort_by_construction(tmp_path: Path) -> None:
     assert data["energy_kwh"] == pytest.approx(data["static_kwh"], rel=1e-3)
     assert data["oracle_kwh"] < data["static_kwh"]
     assert np.isclose(data["energy_vs_oracle"], data["energy_kwh"] / data["oracle_kwh"], rtol=1e-3)
+
+
+def test_a_dead_lamp_leaves_its_walkers_in_the_dark(tmp_path: Path) -> None:
+    """With the lamps of a-02 dead, every walker crossing it is under-lit for the whole
+    segment, and comfort drops by about that segment's share of walker time."""
+    healthy = _summary(_scenario(tmp_path), 4)
+    broken = _summary(_scenario(tmp_path, "faults: {lamp_failures: [a-02]}\n"), 4)
+    assert broken["worst_dark_s"] >= 30 / 1.6 - 1
+    assert broken["comfort"] < healthy["comfort"] - 0.05
+    assert broken["energy_kwh"] < healthy["energy_kwh"]
