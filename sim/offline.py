@@ -5,7 +5,7 @@ purpose: it runs the daemon's own pure pieces, `gateway.intake.Intake` (decode, 
 de-duplication) and `gateway.lighting.Lighting` (engine and command filter), which do no I/O,
 in the order `gateway.daemon.Daemon` calls them. An offline replay therefore gives the
 commands the daemon gives; a copy of the rules here could drift. It is the only module of the
-simulator that touches them (the thin adapter the brief of the controller can change behind).
+simulator that touches them, so a change in the controller's interface is adapted here alone.
 """
 
 from collections import Counter

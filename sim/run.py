@@ -19,6 +19,7 @@ from sim.demo import night_window
 from sim.district import District
 from sim.metrics import Series
 from sim.offline import Command, Pipeline, as_commands
+from sim.report import night_summary
 from sim.scenario import Scenario, Window, load_scenario
 from sim.sensors import Outgoing as Message
 from sim.world import World, world_from_scenario
@@ -149,8 +150,6 @@ def _deliver(
 
 def summary_of(result: Result, loaded: Loaded, policy_name: str, seed: int) -> dict[str, Any]:
     """summary.json's content: the night's facts, energies (kWh), shares (0..1)."""
-    from sim.report import night_summary  # noqa: PLC0415  (report imports matplotlib lazily)
-
     district = result.district
     facts = {
         "scenario": loaded.scenario.name,

@@ -6,6 +6,8 @@ The site file the gateway needs (segments, devices, sources) is derived from the
 so the gateway and the simulator agree on every id.
 """
 
+import csv
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,11 +59,12 @@ def world_from_scenario(scenario: Scenario, folder: Path, site: SiteConfig | Non
         walking.speed_mps, walking.stop_probability, walking.stop_s, walking.turn_probability
     )
     if site is not None:
-        world = world_from_site(site)
+        rates = [r * walking.rate_scale for r in DEFAULT_RATE_PER_H]
+        world = world_from_site(site, rates)
         return World(
             site,
             world.rates,
-            world.counters,
+            _site_counters(scenario, site, world.counters),
             behaviour,
             lamps=scenario.lamps,
             faults=scenario.faults,
@@ -69,6 +72,30 @@ def world_from_scenario(scenario: Scenario, folder: Path, site: SiteConfig | Non
             name=scenario.name,
         )
     return _from_streets(scenario, folder, behaviour)
+
+
+def _site_counters(
+    scenario: Scenario, site: SiteConfig, perfect: tuple[CounterSpec, ...]
+) -> tuple[CounterSpec, ...]:
+    """The site's counters, perfect and native unless the scenario describes them (by id)."""
+    described = {c.id: c for c in scenario.counters}
+    unknown = sorted(set(described) - {c.device_id for c in perfect})
+    if unknown:
+        raise ValueError(f"counters {unknown} are not pedestrian devices of the site file")
+    out = []
+    for index, spec in enumerate(perfect):
+        counter = described.get(spec.device_id)
+        if counter is None:
+            out.append(spec)
+            continue
+        own = site.devices[spec.device_id].network_ids
+        out.append(
+            dataclasses.replace(
+                _spec(counter, spec.segment, index),
+                network_id=own[0] if own else network_id(counter.format, counter.id, index),
+            )
+        )
+    return tuple(out)
 
 
 def _from_streets(scenario: Scenario, folder: Path, behaviour: Behaviour) -> World:
@@ -149,8 +176,6 @@ def _locations(scenario: Scenario, folder: Path) -> dict[str, LatLon]:
     """Place name → (lat, lon) from the counts' locations file, if any."""
     if scenario.counts is None or scenario.counts.locations is None:
         return {}
-    import csv  # noqa: PLC0415  (only scenarios with a locations file need it)
-
     with (folder / scenario.counts.locations).open(newline="", encoding="utf-8") as handle:
         return {
             row["Address"]: (float(row["Latitude"]), float(row["Longitude"]))
@@ -172,6 +197,10 @@ def _counter(
                 raise ValueError(f"counter {counter.id}: no location {counter.location!r}")
             point = places[str(counter.location)]
         segment = _segment_at(street, point, origin)
+    return _spec(counter, segment, index)
+
+
+def _spec(counter: Counter, segment: str, index: int) -> CounterSpec:
     return CounterSpec(
         device_id=counter.id,
         segment=segment,

@@ -102,3 +102,21 @@ def test_counts_and_rates_are_arrays_per_street() -> None:
     at = dt.datetime(2024, 11, 22, 21, 0, tzinfo=AUCKLAND).timestamp()
     rates = loaded.world.rates.at(at)
     assert rates.shape == (5,) and np.all(rates > 10)
+
+
+def test_a_scenario_on_a_site_file_describes_its_counters_by_id(tmp_path: Path) -> None:
+    """On the demo site, a counter listed in the scenario gets its latency and miss rate; the
+    others stay perfect; a counter the site does not have is refused by name."""
+    site_file = SCENARIOS.parent / "site.yaml"
+    path = tmp_path / "s.yaml"
+    body = f"name: demo\nnight: {{date: 2025-01-15}}\nsite_file: {site_file}\n"
+    path.write_text(
+        body + "counters:\n  - {id: ped-lices-04, segment: rue-des-lices-04,"
+        " latency_s: [1, 2], miss_rate: 0.1}\n"
+    )
+    specs = {c.device_id: c for c in load(path).world.counters}
+    assert (specs["ped-lices-04"].latency_s, specs["ped-lices-04"].miss_rate) == ((1, 2), 0.1)
+    assert specs["ped-port-01"].miss_rate == 0.0 and len(specs) == 10
+    path.write_text(body + "counters:\n  - {id: ped-nowhere, segment: rue-des-lices-04}\n")
+    with pytest.raises(ValueError, match="ped-nowhere"):
+        load(path)
