@@ -130,19 +130,21 @@ def plot_compare(path: Path, rows: Sequence[dict[str, Any]], title: str) -> None
         x = np.arange(len(rows))
         energy = [float(r["energy_kwh"]) for r in rows]
         axes.bar(x, energy, color="tab:orange", label="policy")
-        for key, colour in (
-            ("always_on_kwh", "tab:gray"),
-            ("static_kwh", "tab:blue"),
-            ("oracle_kwh", "tab:green"),
-        ):
-            axes.axhline(float(rows[0][key]), color=colour, linestyle="--", label=key[:-4])
-        for i, row in enumerate(rows):
+        baselines = (
+            ("always-on", "always_on_kwh", "tab:gray"),
+            ("static", "static_kwh", "tab:blue"),
+            ("oracle", "oracle_kwh", "tab:green"),
+        )
+        for label, key, colour in baselines:
+            axes.axhline(float(rows[0][key]), color=colour, linestyle="--", label=label)
+        for i, row in enumerate(rows):  # inside the bar, clear of the baselines
             axes.annotate(
-                f"comfort {row['comfort']:.1%}\n×{row['energy_vs_oracle']:.2f} oracle",
-                (i, energy[i]),
+                f"comfort {row['comfort']:.2%}\n×{row['energy_vs_oracle']:.3f} oracle",
+                (i, energy[i] / 2),
                 ha="center",
-                va="bottom",
+                va="center",
                 fontsize=8,
+                color="white",
             )
         axes.set_xticks(x, names, rotation=15, fontsize=8)
         axes.set_ylabel("kWh over the night")
