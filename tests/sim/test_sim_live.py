@@ -149,7 +149,7 @@ async def test_the_daemon_survives_message_faults(
     end of the run, and the fault shows where it should."""
     loaded = _scenario(tmp_path, MESSAGE_FAULTS[fault])
     site = _on(loaded.world.site, broker)
-    result, daemon = await _night(loaded, site, tmp_path, minutes=5, speed=30)
+    result, daemon = await _night(loaded, site, tmp_path, minutes=4, speed=30)
     stats, data = daemon.stats, result.summary
     assert stats["accepted"] > 10 and stats["commands"] > 10
     district = result.district
@@ -190,7 +190,7 @@ async def test_the_daemon_survives_a_broker_outage(
     loaded = _scenario(tmp_path, "{broker_outage: [{at_s: 60, for_s: 60}]}")
     site = _on(loaded.world.site, own_broker.info)
     result, daemon = await _night(
-        loaded, site, tmp_path, minutes=5, speed=15, broker_switch=own_broker
+        loaded, site, tmp_path, minutes=5, speed=30, broker_switch=own_broker
     )
     district = result.district
     assert district is not None
@@ -206,7 +206,7 @@ async def test_the_daemon_survives_a_storage_outage(
     loaded = _scenario(tmp_path, "{storage_outage: [{at_s: 30, for_s: 120}]}")
     site = _on(loaded.world.site, broker, {"influx": InfluxSettings(url=victoria.url)})
     result, daemon = await _night(
-        loaded, site, tmp_path, minutes=5, speed=15, storage_switch=victoria
+        loaded, site, tmp_path, minutes=5, speed=30, storage_switch=victoria
     )
     assert daemon.stats["accepted"] > 10 and daemon.stats["commands"] > 10
     assert victoria.count("pedestrian_count") > 0
