@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from controllers.commands import CommandFilter
+from controllers.engine import REASON_NAMES
 from controllers.settings import Policy, SiteConfig
 from controllers.topology import FloatArray, IntArray
 from gateway.intake import Accepted, Duplicate, Intake, Rejection
@@ -126,17 +129,42 @@ def decode_events(site: SiteConfig, messages: Iterable[tuple[float, str, bytes]]
 
 
 class BatchPipeline:
-    """The vectorised path: the events of each tick go to the engine as one batch.
+    """The vectorised path: the events of each tick go to the engine as one batch, and the
+    commands due come out as arrays (nothing is sent offline, so no message is built).
 
     What it gives up against `Pipeline`: a detection takes effect at the end of its tick
     instead of at once (the daemon's immediate presence path), with its hold counted from
     the latest detection of the batch, so lamps react up to one tick later. Meant for long
-    traces and policy sweeps, where that tick matters less than the hours saved.
+    traces and policy sweeps, where that tick matters less than the hours saved. The engine
+    is the daemon's (`Lighting` builds it); which commands are due is decided by the same
+    `CommandFilter` with the same rules as `Lighting.commands`.
     """
 
     def __init__(self, site: SiteConfig, policy: Policy, start_s: float) -> None:
         self.lighting = Lighting(site, policy, start_s)
+        self._filter = CommandFilter(self.lighting.topology.size)
         self.commands = 0
+        self.per_segment = np.zeros(self.lighting.topology.size, dtype=np.int64)
+
+    def tick(self, now_s: float) -> list[Command]:
+        """Step the engine; the commands due now (built only if someone looks at them)."""
+        due = self.tick_arrays(now_s)
+        ids = self.lighting.topology.ids
+        return [
+            Command(now_s, ids[i], round(float(level), 4), float(ramp), REASON_NAMES[reason])
+            for i, level, ramp, reason in zip(*due, strict=True)
+        ]
+
+    def tick_arrays(
+        self, now_s: float
+    ) -> tuple[IntArray, FloatArray, FloatArray, npt.NDArray[np.int8]]:
+        """Step the engine; (segments, levels, ramps, reasons) of the commands due now."""
+        step = self.lighting.engine.step(now_s)
+        rules = self.lighting.policy.commands
+        due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        self.commands += len(due)
+        self.per_segment[due] += 1
+        return due, step.level[due], step.ramp_s[due], step.reason[due]
 
     def run(self, events: Events, tick_s: float, until_s: float | None = None) -> int:
         """Replay `events` tick by tick; returns the number of commands sent."""
@@ -159,5 +187,5 @@ class BatchPipeline:
                         events.segment[batch][moving], events.direction[batch][moving], last_s
                     )
                 first = cut
-            self.commands += len(self.lighting.commands(tick_s_))
+            self.tick_arrays(tick_s_)
         return self.commands

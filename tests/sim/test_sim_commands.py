@@ -3,13 +3,15 @@ vectorised replay against the exact one."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from controllers.engine import REASON_NAMES
 from controllers.settings import Policy, SiteConfig
 from gateway.cli import main
-from sim.offline import BatchPipeline, Events, Pipeline, as_commands
+from sim.offline import BatchPipeline, Command, Events, Pipeline, as_commands
 from sim.replay import compare
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -174,15 +176,17 @@ def test_batch_replay_agrees_with_the_exact_one_on_tick_aligned_events(scenario:
         next_s += 1
     events = Events(times, np.full(40, segment), np.full(40, -1), np.ones(40, dtype=np.int64))
     batch = BatchPipeline(site, policy, start_s)
-    got: list = []
-    original = batch.lighting.commands
+    got = batch.tick(start_s)
+    original, ids = batch.tick_arrays, batch.lighting.topology.ids
 
-    def recorded(now_s: float):  # type: ignore[no-untyped-def]
-        out = original(now_s)
-        got.extend(as_commands(out))
-        return out
+    def watched(now_s: float) -> Any:
+        due = original(now_s)
+        got.extend(
+            Command(now_s, ids[i], round(float(level), 4), float(ramp), REASON_NAMES[reason])
+            for i, level, ramp, reason in zip(*due, strict=True)
+        )
+        return due
 
-    batch.lighting.commands = recorded  # type: ignore[method-assign]
-    got += as_commands(original(start_s))
+    batch.tick_arrays = watched  # type: ignore[method-assign]
     batch.run(events, 1.0, until_s=start_s + 700)
     assert compare(got, expected).same
