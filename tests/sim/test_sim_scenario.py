@@ -120,3 +120,10 @@ def test_a_scenario_on_a_site_file_describes_its_counters_by_id(tmp_path: Path) 
     path.write_text(body + "counters:\n  - {id: ped-nowhere, segment: rue-des-lices-04}\n")
     with pytest.raises(ValueError, match="ped-nowhere"):
         load(path)
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_scenarios_load(path: Path) -> None:
+    """Every scenario shipped in config/scenarios/ validates and builds its world."""
+    loaded = load(path)
+    assert loaded.world.counters and loaded.end_s > loaded.start_s
