@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from controllers.settings import ConfigError
 from controllers.settings.site import BrokerSettings
-from gateway import logs, override_command, tools
+from gateway import logs, override_command, tools, tracetools
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
@@ -105,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-live", action="store_true", help="plain progress lines, no live view")
     _log_options(demo, default_level="warning")
     demo.set_defaults(command=_demo)
+    tracetools.register(sub, sim_run=_sim_run, sim_compare=_sim_compare, offline=_replay_offline)
     return parser
 
 
@@ -241,6 +242,36 @@ def _gateway_starter(settings: Settings) -> Callable[[Clock], Awaitable[None]]:
         await Daemon(dataclasses.replace(settings, site=site), clock).run()
 
     return start_gateway
+
+
+def _sim_run(args: argparse.Namespace) -> int:
+    """Run one night of a scenario offline, in simulated time, through the gateway's own
+    intake and lighting: deterministic for a seed. Writes summary.json, night.png (levels per
+    segment with the walkers over them, energy per hour against the baselines) and report.md.
+    """
+    if not tracetools.has_sim_extra("sim run"):
+        return EXIT_INVALID
+    from sim.commands import sim_run
+
+    return sim_run(args)
+
+
+def _sim_compare(args: argparse.Namespace) -> int:
+    """Run the scenario's night once per policy (same seed, same walkers); print a table and
+    draw one plot of energy against the baselines."""
+    if not tracetools.has_sim_extra("sim compare"):
+        return EXIT_INVALID
+    from sim.commands import sim_compare
+
+    return sim_compare(args)
+
+
+def _replay_offline(args: argparse.Namespace) -> int:
+    if not tracetools.has_sim_extra("replay --offline"):
+        return EXIT_INVALID
+    from sim.commands import replay_command
+
+    return replay_command(args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ through the broker, as real ones would. At the end: `summary.json`, a plot, and 
 """
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Awaitable, Callable
@@ -24,8 +25,10 @@ from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS
 from sim.clock import AcceleratedClock
 from sim.devices import LampDevices, Outbox
 from sim.district import District
+from sim.live import Switch, device_task, outage_tasks
 from sim.report import Run, summary, write_report
 from sim.view import View, make_view
+from sim.world import World
 
 # The night is framed with some daylight on both sides so the plot shows the lamps switching.
 MARGIN_S = 20 * 60
@@ -39,7 +42,9 @@ MIN_STEP_REAL_S = 0.01
 
 @dataclass
 class DemoOptions:
-    """How to run the demo; `speed`, when given, overrides `duration_s`."""
+    """How to run a live night; `speed`, when given, overrides `duration_s`. A scenario's
+    `world` and `window` replace the site's defaults; outages of the broker or the database
+    need the switch that can stop and start them."""
 
     out_dir: Path = Path("demo-out")
     duration_s: float = 60.0
@@ -47,6 +52,12 @@ class DemoOptions:
     seed: int = 0
     date: dt.date | None = None
     live: bool = True
+    world: World | None = None
+    window: tuple[float, float] | None = None
+    broker_switch: Switch | None = None
+    storage_switch: Switch | None = None
+    # Tasks that run beside the devices on the run's clock (a trace recorder, a probe).
+    companions: tuple[Callable[[Clock], Awaitable[None]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,10 +68,14 @@ class DemoResult:
     summary: dict[str, Any]
     summary_json: Path
     plot_png: Path
+    district: District | None = None
 
 
-def night_window(site: SiteConfig, day: dt.date | None = None) -> tuple[float, float]:
-    """(start, end) epoch seconds: 20 min before sunset of `day` to 20 min after next sunrise.
+def night_window(
+    site: SiteConfig, day: dt.date | None = None, margin_s: float = MARGIN_S
+) -> tuple[float, float]:
+    """(start, end) epoch seconds: `margin_s` (20 min) before sunset of `day` to as long after
+    the next sunrise.
 
     `day` defaults to today in the site's time zone. Where the sun does not set or rise (polar
     days and nights), 18:00 to 08:00 local stands in.
@@ -74,7 +89,7 @@ def night_window(site: SiteConfig, day: dt.date | None = None) -> tuple[float, f
     if sunset_s is None or sunrise_s is None:
         sunset_s = dt.datetime.combine(day, dt.time(18), zone).timestamp()
         sunrise_s = sunset_s + 14 * 3600
-    return sunset_s - MARGIN_S, sunrise_s + MARGIN_S
+    return sunset_s - margin_s, sunrise_s + margin_s
 
 
 async def run_demo(
@@ -90,15 +105,34 @@ async def run_demo(
     error ends the demo and propagates.
     """
     rig = _rig(site, policy, options)
+    faults = rig.district.world.faults
+    outages = outage_tasks(
+        rig.clock,
+        rig.district.start_s,
+        [
+            ("broker", faults.broker_outage, options.broker_switch),
+            ("storage", faults.storage_outage, options.storage_switch),
+        ],
+    )
     with make_view(options.live) as view:
-        async with _client(site, "sensors") as sensor_client, _client(site, "lamps") as lamp_client:
+        async with (
+            _client(site, "sensors") as sensors,
+            _client(site, "lamps") as lamps,
+            _client(site, "states") as states,
+        ):
             # The gateway first: if starting it fails outright, no other task is left behind.
             gateway = asyncio.ensure_future(start_gateway(rig.clock))
             await _supervise(
                 asyncio.create_task(_night(rig, view), name="the simulation"),
-                asyncio.create_task(rig.lamps.serve(lamp_client), name="the simulated lamps"),
-                asyncio.create_task(rig.sensors.run(sensor_client), name="the sensor publisher"),
-                asyncio.create_task(rig.lamp_states.run(lamp_client), name="the lamp publisher"),
+                device_task(lambda: _client(site, "lamps"), lamps, rig.lamps.serve, "the lamps"),
+                device_task(
+                    lambda: _client(site, "sensors"), sensors, rig.sensors.run, "the sensors"
+                ),
+                device_task(
+                    lambda: _client(site, "states"), states, rig.lamp_states.run, "the lamp states"
+                ),
+                *outages,
+                *(asyncio.ensure_future(c(rig.clock)) for c in options.companions),
                 gateway,
             )
     # Book the time left to the end of the night (in sub-steps); nobody listens any more.
@@ -118,9 +152,14 @@ class _Rig:
 
 
 def _rig(site: SiteConfig, policy: Policy, options: DemoOptions) -> _Rig:
-    start_s, end_s = night_window(site, options.date)
+    start_s, end_s = options.window or night_window(site, options.date)
     speed = _speed(options, end_s - start_s)
-    district = District(site, policy, start_s, end_s, options.seed, max_step_s=MAX_STEP_SIM_S)
+    world = options.world
+    if world is not None:
+        world = dataclasses.replace(world, site=site)  # the caller's broker and prefix
+    district = District(
+        site, policy, start_s, end_s, options.seed, max_step_s=MAX_STEP_SIM_S, world=world
+    )
     clock = AcceleratedClock(start_s, speed)
     topics = Topics(site.broker.topic_prefix, site.site.id)
     lamp_states = Outbox()
@@ -205,5 +244,12 @@ def _report(rig: _Rig, options: DemoOptions) -> DemoResult:
     )
     data = summary(run, district.metrics)
     series = district.metrics.series()
-    paths = write_report(options.out_dir, data, series, district.topology.ids, district.zone)
-    return DemoResult(data, paths.summary_json, paths.plot_png)
+    paths = write_report(
+        options.out_dir,
+        data,
+        series,
+        district.topology.ids,
+        district.zone,
+        hourly=district.metrics.hourly,
+    )
+    return DemoResult(data, paths.summary_json, paths.plot_png, district)

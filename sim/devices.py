@@ -33,6 +33,7 @@ class Outbox:
 
     def __init__(self, capacity: int = 5000) -> None:
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=capacity)
+        self._unsent: list[Outgoing] = []  # a batch the broker did not take: sent first next time
         self.dropped = 0
         self.sent = 0
 
@@ -45,12 +46,17 @@ class Outbox:
                 self.dropped += 1
 
     async def run(self, client: aiomqtt.Client) -> None:
-        """Publish in order, up to `_IN_FLIGHT` at a time, until cancelled."""
+        """Publish in order, up to `_IN_FLIGHT` at a time, until cancelled or disconnected
+        (then the batch in hand is kept for the next connection, as a device keeps it)."""
         while True:
-            batch = [await self._queue.get()]
+            batch, self._unsent = self._unsent or [await self._queue.get()], []
             while len(batch) < _IN_FLIGHT and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await asyncio.gather(*(client.publish(m.topic, m.payload, qos=m.qos) for m in batch))
+            try:
+                await asyncio.gather(*(client.publish(m.topic, m.body, qos=m.qos) for m in batch))
+            except aiomqtt.MqttError:
+                self._unsent = batch
+                raise
             self.sent += len(batch)
 
 
@@ -89,7 +95,7 @@ class LampDevices:
             self.rejected += 1
             log.warning("lamp command for an unknown segment: %s", topic)
             return None
-        return self.lamps.command(segment, command.level, command.ramp_s, now_s)
+        return self.lamps.command(segment, command.level, command.ramp_s, now_s, command.reason)
 
     def watchdog(self, now_s: float) -> None:
         """Fall back where commands stopped, and say so on the state topics."""

@@ -1,21 +1,24 @@
-"""The demo's outputs: `summary.json` for machines, a PNG for people, lines for the terminal."""
+"""A night's outputs: `summary.json` for machines, PNG plots and `report.md` for people, lines
+for the terminal, and the table of `luciole sim compare`."""
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
-
-import numpy as np
 
 from controllers.topology import FloatArray
 from sim.metrics import Metrics, Series
+from sim.plots import plot_night
+
+if TYPE_CHECKING:
+    from sim.district import District
 
 
 @dataclass(frozen=True)
 class Run:
-    """Facts about a run that the metrics do not know."""
+    """Facts about a live run that the metrics do not know."""
 
     site: str
     zone: ZoneInfo
@@ -30,8 +33,29 @@ class Run:
     dropped_messages: int
 
 
+def accounts(metrics: Metrics) -> dict[str, Any]:
+    """Energies (kWh) against the baselines, comfort and darkness, as JSON-ready numbers."""
+    energy = float(metrics.energy.energy_kwh.sum())
+    always_on = float(metrics.energy.always_on_kwh.sum())
+    static = float(metrics.static.energy_kwh.sum())
+    oracle = float(metrics.oracle.energy_kwh.sum())
+    return {
+        "energy_kwh": round(energy, 4),
+        "always_on_kwh": round(always_on, 4),
+        "static_kwh": round(static, 4),
+        "oracle_kwh": round(oracle, 4),
+        "saving_vs_always_on": round(1 - energy / always_on, 4) if always_on else 0.0,
+        "saving_vs_static": round(1 - energy / static, 4) if static else 0.0,
+        "energy_vs_oracle": round(energy / oracle, 4) if oracle else 0.0,
+        "comfort": round(metrics.comfort, 5),
+        "worst_dark_s": round(metrics.worst_dark_s, 1),
+        "walker_h": round(metrics.walker_s / 3600, 2),
+        "excess_kwh": {k: round(v, 4) for k, v in sorted(metrics.excess_kwh.items()) if v > 0},
+    }
+
+
 def summary(run: Run, metrics: Metrics) -> dict[str, Any]:
-    """The summary as JSON-ready data; energies in kWh, shares as ratios 0..1."""
+    """The summary of a live run (the demo)."""
     return {
         "site": run.site,
         "night_start": _local_iso(run.start_s, run.zone),
@@ -43,11 +67,21 @@ def summary(run: Run, metrics: Metrics) -> dict[str, Any]:
         "rejected_commands": run.rejected_commands,
         "sensor_messages": run.sensor_messages,
         "dropped_messages": run.dropped_messages,
-        "energy_kwh": round(float(metrics.energy.energy_kwh.sum()), 4),
-        "always_on_kwh": round(float(metrics.energy.always_on_kwh.sum()), 4),
-        "saving_vs_always_on": round(metrics.energy.saving_vs_always_on, 4),
-        "comfort": round(metrics.comfort, 4),
-        "worst_dark_s": round(metrics.worst_dark_s, 1),
+        **accounts(metrics),
+    }
+
+
+def night_summary(district: "District", commands: int, facts: dict[str, Any]) -> dict[str, Any]:
+    """The summary of an offline run."""
+    return {
+        "site": district.site_id,
+        "night_start": _local_iso(district.start_s, district.zone),
+        "night_end": _local_iso(district.end_s, district.zone),
+        **facts,
+        "walkers": district.walkers.total,
+        "commands": commands,
+        "sensor_messages": district.sensor_messages,
+        **accounts(district.metrics),
     }
 
 
@@ -55,6 +89,7 @@ def summary(run: Run, metrics: Metrics) -> dict[str, Any]:
 class ReportPaths:
     summary_json: Path
     plot_png: Path
+    report_md: Path
 
 
 def write_report(
@@ -63,81 +98,75 @@ def write_report(
     series: Series,
     segment_ids: tuple[str, ...],
     zone: ZoneInfo,
+    *,
+    hourly: dict[int, FloatArray] | None = None,
 ) -> ReportPaths:
-    """Write `summary.json` and `night.png` into `out_dir` (created if missing)."""
+    """Write `summary.json`, `night.png` and `report.md` into `out_dir` (created if missing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = ReportPaths(out_dir / "summary.json", out_dir / "night.png")
+    paths = ReportPaths(out_dir / "summary.json", out_dir / "night.png", out_dir / "report.md")
     paths.summary_json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    plot_night(paths.plot_png, series, segment_ids, zone, title=f"{data['site']}")
+    title = str(data.get("scenario", data["site"]))
+    plot_night(paths.plot_png, series, segment_ids, zone, title, hourly=hourly)
+    paths.report_md.write_text(markdown(data), encoding="utf-8")
     return paths
 
 
-def plot_night(
-    path: Path, series: Series, segment_ids: tuple[str, ...], zone: ZoneInfo, title: str
-) -> None:
-    """Top: level of every segment over the night, walkers as dots. Bottom: cumulative energy."""
-    # Imported here: the daemon never loads matplotlib, and Agg draws without a display.
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    hours = series.time_s / 3600.0  # x axis in epoch hours, labelled in local time below
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(12, 8), sharex=True, height_ratios=(3, 1), layout="constrained"
-    )
-    try:
-        _plot_levels(figure, top, hours, series, segment_ids)
-        top.set_title(f"{title}: lamp level by segment, walkers as dots")
-        bottom.plot(hours, series.energy_kwh, label="adaptive (actual)", color="tab:orange")
-        bottom.plot(hours, series.always_on_kwh, label="always-on baseline", color="tab:gray")
-        bottom.set_ylabel("cumulative kWh")
-        bottom.legend(loc="upper left")
-        bottom.set_xticks(*_hour_ticks(series.time_s, zone))
-        bottom.set_xlabel(f"local time ({zone.key})")
-        figure.savefig(path, dpi=100)
-    finally:
-        plt.close(figure)
-
-
-def _plot_levels(
-    figure: Any, axes: Any, hours: FloatArray, series: Series, segment_ids: tuple[str, ...]
-) -> None:
-    rows = np.arange(len(segment_ids))
-    if len(hours) >= 2:
-        mesh = axes.pcolormesh(
-            hours, rows, series.level.T, shading="nearest", cmap="inferno", vmin=0.0, vmax=1.0
-        )
-        figure.colorbar(mesh, ax=axes, label="level")
-    sample, segment = np.nonzero(series.walkers)
-    axes.scatter(
-        hours[sample],
-        segment,
-        s=2 * series.walkers[sample, segment],
-        color="tab:cyan",
-        edgecolors="none",
-        label="walkers",
-    )
-    axes.set_yticks(rows, segment_ids, fontsize=7)
-    axes.set_ylim(-0.5, len(segment_ids) - 0.5)
+def markdown(data: dict[str, Any]) -> str:
+    """A short report: the night, the table against the baselines, where the excess went."""
+    lines = [
+        f"# {data.get('scenario', data['site'])}: {data['night_start']} → {data['night_end']}",
+        "",
+        f"Policy `{data.get('policy', '?')}`, seed {data.get('seed')}: {data['walkers']} walkers,"
+        f" {data['commands']} lamp commands, {data.get('sensor_messages', 0)} sensor messages.",
+        "",
+        "| | kWh | policy ÷ this |",
+        "|---|---:|---:|",
+        f"| policy | {data['energy_kwh']:.2f} | |",
+    ]
+    for name, key in (
+        ("always-on", "always_on_kwh"),
+        ("static (rated class all night)", "static_kwh"),
+        ("oracle", "oracle_kwh"),
+    ):
+        ratio = data["energy_kwh"] / data[key] if data[key] else 0.0
+        lines.append(f"| {name} | {data[key]:.2f} | ×{ratio:.3f} |")
+    lines += [
+        "",
+        f"Comfort {data['comfort']:.2%} of lit walker time at the required level; longest "
+        f"under-lit stretch {data['worst_dark_s']:.0f} s.",
+        "",
+        "Energy above the oracle, by the rule that set the level:",
+        "",
+        "| rule, segment | kWh |",
+        "|---|---:|",
+        *[f"| {k} | {v:.3f} |" for k, v in data.get("excess_kwh", {}).items()],
+        "",
+        "![levels and energy](night.png)",
+        "",
+    ]
+    return "\n".join(lines)
 
 
-def _hour_ticks(time_s: FloatArray, zone: ZoneInfo) -> tuple[list[float], list[str]]:
-    """Ticks on whole local hours (every other one over long spans), as epoch hours."""
-    if len(time_s) == 0:
-        return [], []
-    first = datetime.fromtimestamp(float(time_s[0]), zone).replace(
-        minute=0, second=0, microsecond=0
-    )
-    step_h = 1 if time_s[-1] - time_s[0] <= 8 * 3600 else 2
-    positions, labels = [], []
-    tick_s = first.timestamp()
-    while tick_s <= time_s[-1]:
-        if tick_s >= time_s[0]:
-            positions.append(tick_s / 3600.0)
-            labels.append(datetime.fromtimestamp(tick_s, zone).strftime("%H:%M"))
-        tick_s += step_h * 3600
-    return positions, labels
+COMPARE_COLUMNS = (
+    ("policy", "policy", "{}"),
+    ("kWh", "energy_kwh", "{:.2f}"),
+    ("saved vs always-on", "saving_vs_always_on", "{:.1%}"),
+    ("vs oracle", "energy_vs_oracle", "×{:.3f}"),
+    ("comfort", "comfort", "{:.2%}"),
+    ("worst dark s", "worst_dark_s", "{:.0f}"),
+    ("commands", "commands", "{}"),
+)
+
+
+def compare_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of several runs, one row per policy."""
+    head = "| " + " | ".join(c[0] for c in COMPARE_COLUMNS) + " |"
+    rule = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COMPARE_COLUMNS))) + "|"
+    body = [
+        "| " + " | ".join(fmt.format(row[key]) for _, key, fmt in COMPARE_COLUMNS) + " |"
+        for row in rows
+    ]
+    return "\n".join([head, rule, *body])
 
 
 class Written(Protocol):
@@ -156,13 +185,13 @@ class Written(Protocol):
 def format_summary(result: Written) -> str:
     """The end-of-run lines for a person (no trailing newline)."""
     data = result.summary
+    speed = f" (×{data['speed']:.0f} speed)" if "speed" in data else ""
     return "\n".join(
         [
-            f"Night {data['night_start']} → {data['night_end']} at {data['site']} "
-            f"(×{data['speed']:.0f} speed)",
+            f"Night {data['night_start']} → {data['night_end']} at {data['site']}{speed}",
             f"Energy {data['energy_kwh']:.2f} kWh vs {data['always_on_kwh']:.2f} kWh always-on: "
-            f"{data['saving_vs_always_on']:.0%} saved",
-            f"Comfort {data['comfort']:.1%} of walker time under full light "
+            f"{data['saving_vs_always_on']:.0%} saved (×{data['energy_vs_oracle']:.2f} oracle)",
+            f"Comfort {data['comfort']:.1%} of walker time at the required level "
             f"(longest dark stretch {data['worst_dark_s']:.0f} s)",
             f"{data['walkers']} walkers, {data['commands']} lamp commands",
             f"Written: {result.summary_json} and {result.plot_png}",

@@ -1,31 +1,51 @@
-"""Simulated sensors as payload factories: pedestrian counters, waste bins, water meters.
+"""Simulated bins and water meters as payload factories, each reporting every `period_s` or so.
 
 They only build messages (topic + JSON from `gateway.wire` models); `sim.devices` puts them on
 the broker. Keeping the I/O out makes every payload checkable in a plain unit test.
+
+Bins fill at a rate of their own (a busy corner fills faster), faster on weekend days and by
+day, and are emptied on their collection days at 06:00; the ultrasonic distance is noisy, and
+now and then a bin is knocked over (tilt) or catches fire (temperature). Water meters follow a
+household or a business day; some leak at night, a rare pipe bursts, a rare backflow runs the
+index back; a register near its top rolls over, and a replaced meter starts again from zero.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from controllers.settings.site import Device, SiteConfig
-from controllers.topology import IntArray, Topology
 from gateway.topics import Topics
-from gateway.wire import BinPayload, PedestrianPayload, WaterPayload
-from sim.walkers import Entries
+from gateway.wire import BinPayload, WaterPayload
 
 # Used when a bin's geometry is not in the registry: a typical 1.2 m deep street bin.
 _DEFAULT_EMPTY_MM = 1200.0
 _DEFAULT_FULL_MM = 150.0
+_WEEKDAY_FILL = (1.0, 1.0, 1.0, 1.1, 1.3, 1.5, 1.2)  # Monday first: weekends fill faster
+_COLLECTION_HOUR = 6
+# Flow by local hour as a share of the day's peak: a household (morning and evening) and a
+# business (office hours, weekdays only).
+_HOUSEHOLD = np.array([2, 1, 1, 1, 1, 3, 8, 10, 8, 5, 4, 4, 5, 4, 4, 4, 5, 7, 9, 10, 8, 6, 4, 3])
+_BUSINESS = np.array([0, 0, 0, 0, 0, 0, 1, 3, 8, 10, 10, 9, 8, 9, 10, 9, 8, 5, 2, 1, 0, 0, 0, 0])
+_REGISTER_M3 = 100_000.0  # a five-digit register rolls over here
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One MQTT message to publish."""
+    """One MQTT message to publish; `send_s` is when the device sends it (after its latency),
+    `device` who sends it (for dropout faults)."""
 
     topic: str
-    payload: str
+    payload: str | bytes
     qos: int = 1
+    send_s: float = 0.0
+    device: str = ""
+
+    @property
+    def body(self) -> bytes:
+        return self.payload if isinstance(self.payload, bytes) else self.payload.encode()
 
 
 @dataclass
@@ -40,84 +60,29 @@ class _Sequences:
         return seq
 
 
-class PedestrianCounters:
-    """One detection message per walker entering a counter's segment.
-
-    A counter also says "nobody" (count 0 over the silent period) after `heartbeat_s` of
-    silence, as real people counters report periodically: without it the gateway could not
-    tell a quiet street at 4 am from a dead sensor, and would light it at the fail-safe level.
-    """
-
-    def __init__(self, site: SiteConfig, topology: Topology, heartbeat_s: float = 600.0) -> None:
-        self._topics = Topics(site.broker.topic_prefix, site.site.id)
-        found = [(d, topology.index_of(dev.segment)) for d, dev in _of_kind(site, "pedestrian")]
-        self.device_ids = tuple(d for d, _ in found)
-        self._segment = np.array([s for _, s in found], dtype=np.int64)
-        self.counts = np.zeros(len(found), dtype=np.int64)
-        self._last_sent_s = np.full(len(found), np.nan)
-        self._size = topology.size
-        self.heartbeat_s = heartbeat_s
-        self._seq = _Sequences()
-
-    def per_segment(self) -> IntArray:
-        """Walkers counted so far by the counters of each segment."""
-        return np.bincount(self._segment, weights=self.counts, minlength=self._size).astype(
-            np.int64
-        )
-
-    def on_entries(self, entries: Entries) -> list[Outgoing]:
-        """Detections for the entries that happened on a counter's segment, in time order."""
-        # (entry, counter) pairs for every counter on the entered segment; usually one or none.
-        entry, counter = np.nonzero(entries.segment[:, None] == self._segment[None, :])
-        messages = []
-        for e, c in zip(entry.tolist(), counter.tolist(), strict=True):
-            direction = "forward" if entries.direction[e] > 0 else "backward"
-            time_s = float(entries.time_s[e])
-            messages.append(self._message(c, 1, 0.0, time_s, direction))
-        return messages
-
-    def heartbeats(self, now_s: float) -> list[Outgoing]:
-        """Zero counts from counters that have been silent for `heartbeat_s`."""
-        # A counter's silence is counted from the first time we look, not from the epoch.
-        self._last_sent_s = np.where(np.isnan(self._last_sent_s), now_s, self._last_sent_s)
-        silent = np.flatnonzero(now_s - self._last_sent_s >= self.heartbeat_s)
-        return [
-            self._message(int(c), 0, now_s - float(self._last_sent_s[c]), now_s, None)
-            for c in silent
-        ]
-
-    def _message(
-        self, counter: int, count: int, period_s: float, time_s: float, direction: str | None
-    ) -> Outgoing:
-        device_id = self.device_ids[counter]
-        payload = PedestrianPayload.model_validate(
-            {
-                "count": count,
-                "period_s": period_s,
-                "direction": direction,
-                "ts": time_s,
-                "seq": self._seq.take(device_id),
-            }
-        )
-        self.counts[counter] += count
-        self._last_sent_s[counter] = np.fmax(self._last_sent_s[counter], time_s)  # NaN-safe
-        topic = self._topics.sensor("pedestrian", device_id)
-        return Outgoing(topic, payload.model_dump_json(exclude_none=True))
-
-
 class PeriodicSensors:
     """Bins filling up and water meters counting, each reporting every `period_s` or so."""
 
     def __init__(self, site: SiteConfig, rng: np.random.Generator, period_s: float = 900.0) -> None:
         self._topics = Topics(site.broker.topic_prefix, site.site.id)
+        self._zone = ZoneInfo(site.site.timezone)
         self._rng = rng
         self.period_s = period_s
         self._bins = [(d, dev) for d, dev in _of_kind(site, "bin")]
         self._meters = [d for d, _ in _of_kind(site, "water")]
-        self._fill_ratio = rng.uniform(0.05, 0.5, len(self._bins))
-        self._fill_per_h = rng.uniform(0.005, 0.03, len(self._bins))
-        self._total_m3 = rng.uniform(50.0, 3000.0, len(self._meters))
-        devices = len(self._bins) + len(self._meters)
+        bins, meters = len(self._bins), len(self._meters)
+        self._fill_ratio = rng.uniform(0.05, 0.5, bins)
+        self._fill_per_h = rng.uniform(0.005, 0.03, bins)
+        self._collection_days = [set(rng.choice(7, 2, replace=False).tolist()) for _ in range(bins)]
+        self._tilted = np.zeros(bins, dtype=np.int64)  # reports left lying on its side
+        self._total_m3 = rng.uniform(50.0, 3000.0, meters)
+        # One meter in ten starts near the top of its register, to roll over.
+        near_top = rng.random(meters) < 0.1
+        self._total_m3[near_top] = _REGISTER_M3 - rng.uniform(0.05, 0.5, int(near_top.sum()))
+        self._business = rng.random(meters) < 0.3
+        self._peak_m3h = np.where(self._business, rng.uniform(0.5, 2.0, meters), 0.4)
+        self._leak_m3h = np.where(rng.random(meters) < 0.1, rng.uniform(0.005, 0.05, meters), 0.0)
+        devices = bins + meters
         self._next_due_s = np.full(devices, np.nan)  # NaN: not seen yet
         self._last_s = np.full(devices, np.nan)
         self._seq = _Sequences()
@@ -141,46 +106,102 @@ class PeriodicSensors:
         self._next_due_s[device] = now_s + self.period_s + jitter_s
         return True
 
-    def _elapsed_h(self, device: int, now_s: float) -> float:
-        elapsed_h = (now_s - float(self._last_s[device])) / 3600.0
+    def _elapsed(self, device: int, now_s: float) -> tuple[float, float]:
+        """(previous report time, hours since then)."""
+        last_s = float(self._last_s[device])
         self._last_s[device] = now_s
-        return elapsed_h
+        return last_s, (now_s - last_s) / 3600.0
 
     def _bin(self, index: int, now_s: float) -> Outgoing:
-        device_id, device = self._bins[index]
-        fill = self._fill_ratio[index] + self._fill_per_h[index] * self._elapsed_h(index, now_s)
-        # The truck empties a bin that is nearly full.
-        self._fill_ratio[index] = fill if fill < 0.95 else 0.05
+        device = self._bins[index][1]
+        last_s, elapsed_h = self._elapsed(index, now_s)
+        local = datetime.fromtimestamp(now_s, self._zone)
+        daytime = 1.5 if 8 <= local.hour < 22 else 0.5
+        rate = self._fill_per_h[index] * _WEEKDAY_FILL[local.weekday()] * daytime
+        fill = min(self._fill_ratio[index] + rate * elapsed_h, 1.0)  # an overflowing bin is full
+        if self._collected(index, last_s, now_s):
+            fill = float(self._rng.uniform(0.0, 0.05))
+        self._fill_ratio[index] = fill
+        return self._bin_message(index, device, fill, now_s)
+
+    def _collected(self, index: int, last_s: float, now_s: float) -> bool:
+        """Whether the truck passed (06:00 on a collection day) since the last report."""
+        local = datetime.fromtimestamp(now_s, self._zone)
+        today = local.replace(hour=_COLLECTION_HOUR, minute=0, second=0, microsecond=0)
+        return (
+            local.weekday() in self._collection_days[index] and last_s < today.timestamp() <= now_s
+        )
+
+    def _bin_message(self, index: int, device: Device, fill: float, now_s: float) -> Outgoing:
+        device_id = self._bins[index][0]
         empty_mm = device.empty_distance_mm or _DEFAULT_EMPTY_MM
         full_mm = (
             device.full_distance_mm if device.full_distance_mm is not None else _DEFAULT_FULL_MM
         )
         noise_mm = self._rng.normal(0.0, 8.0)
-        distance_mm = empty_mm - self._fill_ratio[index] * (empty_mm - full_mm) + noise_mm
+        distance_mm = empty_mm - fill * (empty_mm - full_mm) + noise_mm
+        if self._tilted[index] == 0 and self._rng.random() < 0.002:
+            self._tilted[index] = 4  # knocked over until someone rights it, an hour later
+        tilt = bool(self._tilted[index] > 0)
+        self._tilted[index] = max(self._tilted[index] - 1, 0)
+        fire = self._rng.random() < 0.0005
+        temperature_c = self._rng.uniform(70.0, 95.0) if fire else self._rng.normal(12.0, 1.5)
         payload = BinPayload(
             ts=now_s,
             seq=self._seq.take(device_id),
             distance_mm=round(max(distance_mm, 0.0), 1),
-            temperature_c=round(float(self._rng.normal(12.0, 1.5)), 1),
+            temperature_c=round(float(temperature_c), 1),
+            tilt=True if tilt else None,
         )
         return Outgoing(
-            self._topics.sensor("bin", device_id), payload.model_dump_json(exclude_none=True)
+            self._topics.sensor("bin", device_id),
+            payload.model_dump_json(exclude_none=True),
+            send_s=now_s,
+            device=device_id,
         )
 
     def _water(self, index: int, now_s: float) -> Outgoing:
         device_id = self._meters[index]
-        # Night-time consumption of a small building: a few tens of litres an hour.
-        flow_m3h = float(self._rng.gamma(2.0, 0.02))
-        self._total_m3[index] += flow_m3h * self._elapsed_h(len(self._bins) + index, now_s)
+        _, elapsed_h = self._elapsed(len(self._bins) + index, now_s)
+        flow_m3h, alarms = self._flow(index, now_s)
+        total_m3 = self._total_m3[index] + flow_m3h * elapsed_h
+        if self._rng.random() < 0.002:
+            total_m3, alarms = max(total_m3 - self._rng.uniform(0.001, 0.01), 0.0), ["backflow"]
+        if self._rng.random() < 0.0005:
+            total_m3, alarms = 0.0, [*alarms, "replaced"]  # a new meter starts from zero
+        self._total_m3[index] = total_m3 % _REGISTER_M3
         payload = WaterPayload(
             ts=now_s,
             seq=self._seq.take(device_id),
             total_m3=round(float(self._total_m3[index]), 4),
             flow_m3h=round(flow_m3h, 4),
+            alarms=alarms,
         )
         return Outgoing(
-            self._topics.sensor("water", device_id), payload.model_dump_json(exclude_none=True)
+            self._topics.sensor("water", device_id),
+            payload.model_dump_json(exclude_none=True),
+            send_s=now_s,
+            device=device_id,
         )
+
+    def _flow(self, index: int, now_s: float) -> tuple[float, list[str]]:
+        """Flow now (m³/h) and its alarms: the day's profile, a leak, a rare burst."""
+        local = datetime.fromtimestamp(now_s, self._zone)
+        business = bool(self._business[index])
+        profile = _BUSINESS if business else _HOUSEHOLD
+        open_today = not business or local.weekday() < 5
+        share = float(profile[local.hour]) / 10.0 if open_today else 0.0
+        flow = float(self._peak_m3h[index]) * share * float(self._rng.gamma(2.0, 0.5))
+        alarms: list[str] = []
+        leak = float(self._leak_m3h[index])
+        if leak > 0:
+            flow += leak
+            if 2 <= local.hour < 5:
+                alarms.append("leak")  # a meter that never stops at night: a leak
+        if self._rng.random() < 0.0005:
+            flow += 3.0
+            alarms.append("burst")
+        return flow, alarms
 
 
 def _of_kind(site: SiteConfig, kind: str) -> list[tuple[str, Device]]:

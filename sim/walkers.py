@@ -1,10 +1,11 @@
 """Pedestrians walking the district's streets, all of them as numpy arrays.
 
 Each street is the chain of its segments by `order`. Walkers arrive at either end of a street
-(Poisson arrivals, rate from an hourly profile of the site's local time), walk to the other end
-at their own speed and leave. `step` returns every segment entry that happened during the
-step, with its exact time, so a fast simulation (one step can cross several segments) still
-triggers every pedestrian counter it passes.
+(Poisson arrivals, rate per street from `sim.rates`), walk towards the other end at their own
+speed, may stop on the way or turn at a junction onto another street, and leave at an end.
+`step` returns every segment entry that happened during the step, with its exact time, so a
+fast simulation (one step can cross several segments) still triggers every pedestrian counter
+it passes.
 
 All streets are laid end to end on one line (`StreetLayout`), so finding the segment under
 every walker is one `searchsorted`, whatever the number of streets.
@@ -12,12 +13,13 @@ every walker is one `searchsorted`, whatever the number of streets.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from controllers.topology import BoolArray, FloatArray, IntArray, Topology
+from sim.junctions import Behaviour, JunctionPoint, Turn, junction_arrays
+from sim.rates import Rates
 
 # Walkers per hour per street, by local hour (index 0 is 00:00). A city-centre night: busy
 # evening, a trickle before dawn, the morning commute. Values are interpolated between hours.
@@ -91,23 +93,33 @@ class Entries:
 
 
 class Walkers:
-    """Active walkers as parallel arrays; ids count up from 0 and are never reused."""
+    """Active walkers as parallel arrays; ids count up from 0 and are never reused.
+
+    Junctions plug in as `JunctionPoint`s (both ways are listed): the topology knows streets
+    only, so where they meet is the scenario's to say.
+    """
 
     def __init__(
         self,
         topology: Topology,
         zone: ZoneInfo,
         rng: np.random.Generator,
-        rate_per_h: Sequence[float] = DEFAULT_RATE_PER_H,
-        speed_range_mps: tuple[float, float] = (1.2, 1.6),
+        rate_per_h: Sequence[float] | Rates = DEFAULT_RATE_PER_H,
+        *,
+        behaviour: Behaviour | None = None,
+        junctions: Sequence[JunctionPoint] = (),
+        forward_share: Sequence[float] | None = None,
     ) -> None:
-        if len(rate_per_h) != 24:
-            raise ValueError(f"rate_per_h needs 24 hourly values (got {len(rate_per_h)})")
         self.layout = street_layout(topology)
-        self._zone = zone
+        streets = self.layout.streets
+        if isinstance(rate_per_h, Rates):
+            self.rates = rate_per_h
+        else:
+            self.rates = Rates.flat(zone, streets, rate_per_h)
         self._rng = rng
-        self._rate_per_h = np.asarray(rate_per_h, dtype=np.float64)
-        self._speed_range_mps = speed_range_mps
+        self._behaviour = behaviour or Behaviour()
+        self._forward_share = np.asarray(forward_share or [0.5] * streets, dtype=np.float64)
+        self._junctions = junction_arrays(junctions)
         self.total = 0
         self.ids = np.zeros(0, dtype=np.int64)
         self._street = np.zeros(0, dtype=np.int64)
@@ -115,6 +127,7 @@ class Walkers:
         self._direction = np.zeros(0, dtype=np.int64)
         self._speed_mps = np.zeros(0)
         self._slot = np.zeros(0, dtype=np.int64)
+        self._pause_s = np.zeros(0)
 
     @property
     def segments(self) -> IntArray:
@@ -125,15 +138,8 @@ class Walkers:
         """Active walkers on each of the `size` segments."""
         return np.bincount(self.segments, minlength=size).astype(np.int64)
 
-    def rate_per_h(self, now_s: float) -> float:
-        """Arrivals per hour per street at `now_s`, interpolated on the local hour of day."""
-        local = datetime.fromtimestamp(now_s, self._zone)
-        hour = local.hour + local.minute / 60 + local.second / 3600
-        hours = np.arange(25, dtype=np.float64)
-        return float(np.interp(hour, hours, np.append(self._rate_per_h, self._rate_per_h[0])))
-
     def step(self, now_s: float, dt_s: float) -> Entries:
-        """Advance from `now_s - dt_s` to `now_s`: arrivals, walking, departures."""
+        """Advance from `now_s - dt_s` to `now_s`: arrivals, walking, turns, departures."""
         elapsed_s = np.full(len(self.ids), max(dt_s, 0.0))
         arrivals = self._arrive(now_s, dt_s)
         elapsed_s = np.concatenate([elapsed_s, now_s - arrivals.time_s])
@@ -143,12 +149,13 @@ class Walkers:
     def _arrive(self, now_s: float, dt_s: float) -> Entries:
         """New walkers at both ends of every street; each one enters its first segment."""
         streets = self.layout.streets
-        expected = self.rate_per_h(now_s) / 2 * max(dt_s, 0.0) / 3600  # per street end
-        counts = self._rng.poisson(expected, size=2 * streets)
+        rate = self.rates.at(now_s) * max(dt_s, 0.0) / 3600
+        share = np.column_stack([self._forward_share, 1 - self._forward_share]).ravel()
+        counts = self._rng.poisson(np.repeat(rate, 2) * share)
         count = int(counts.sum())
         street = np.repeat(np.repeat(np.arange(streets, dtype=np.int64), 2), counts)
         direction = np.repeat(np.tile(np.array([1, -1], dtype=np.int64), streets), counts)
-        low, high = self._speed_range_mps
+        low, high = self._behaviour.speed_range_mps
         speed_mps = self._rng.uniform(low, high, count)
         time_s = now_s - self._rng.uniform(0.0, max(dt_s, 0.0), count)
         position_m = np.where(direction > 0, 0.0, self.layout.street_length_m[street])
@@ -161,13 +168,18 @@ class Walkers:
         self._direction = np.concatenate([self._direction, direction])
         self._speed_mps = np.concatenate([self._speed_mps, speed_mps])
         self._slot = np.concatenate([self._slot, slot])
+        self._pause_s = np.concatenate([self._pause_s, np.zeros(count)])
         return Entries(ids, self.layout.segment_of_slot[slot], direction, time_s)
 
     def _move(self, now_s: float, elapsed_s: FloatArray) -> Entries:
-        """Walk every walker for its `elapsed_s`; report each segment boundary crossed."""
+        """Walk every walker for its `elapsed_s` (less any stop); report each boundary crossed."""
         layout = self.layout
+        walking_s = np.maximum(elapsed_s - self._pause_s, 0.0)
+        self._pause_s = np.maximum(self._pause_s - elapsed_s, 0.0)
         old_line_m = layout.street_start_m[self._street] + self._position_m
-        position_m = self._position_m + self._direction * self._speed_mps * elapsed_s
+        position_m = self._position_m + self._direction * self._speed_mps * walking_s
+        turner, turn = self._turns(position_m)
+        position_m[turner] = turn.position_m[turner] - self._direction[turner] * _END_MARGIN_M
         slot = layout.slot_at(self._street, position_m)
         crossed = np.abs(slot - self._slot)
         who = np.repeat(np.arange(len(self.ids)), crossed)
@@ -177,15 +189,67 @@ class Walkers:
         boundary_m = np.where(
             direction > 0, layout.slot_start_m[entered], layout.slot_end_m[entered]
         )
-        start_s = now_s - elapsed_s[who]
+        # Time walked to the boundary, after the stop that ended at the start of the walk.
+        start_s = now_s - walking_s[who]
         time_s = start_s + np.abs(boundary_m - old_line_m[who]) / self._speed_mps[who]
         entries = Entries(self.ids[who], layout.segment_of_slot[entered], direction, time_s)
-        length_m = layout.street_length_m[self._street]
-        stays = np.where(self._direction > 0, position_m < length_m, position_m > 0.0)
         self._position_m = position_m
         self._slot = slot
+        turned = self._turn(turner, turn, now_s - walking_s + turn.walk_s)
+        self._stop(np.unique(np.concatenate([who, turned.walker_index])))
+        length_m = layout.street_length_m[self._street]
+        stays = np.where(self._direction > 0, self._position_m < length_m, self._position_m > 0.0)
         self._keep(stays)
-        return entries
+        return _concat(entries, turned.entries)
+
+    def _turns(self, position_m: FloatArray) -> "tuple[IntArray, Turn]":
+        """Walkers that reach a junction this step and take it (the first one on their way)."""
+        size = len(self.ids)
+        turn = Turn.none(size)
+        j = self._junctions
+        if len(j.street) == 0 or self._behaviour.turn_probability <= 0 or size == 0:
+            return np.zeros(0, dtype=np.int64), turn
+        ahead = (j.position_m[None, :] - self._position_m[:, None]) * self._direction[:, None]
+        reach = (position_m[:, None] - j.position_m[None, :]) * self._direction[:, None]
+        passes = (j.street[None, :] == self._street[:, None]) & (ahead > 0) & (reach >= 0)
+        distance = np.where(passes, ahead, np.inf)
+        first = np.argmin(distance, axis=1)
+        has = np.isfinite(distance[np.arange(size), first])
+        takes = has & (self._rng.random(size) < self._behaviour.turn_probability)
+        turner = np.flatnonzero(takes)
+        pick = first[turner]
+        turn.position_m[turner] = j.position_m[pick]
+        turn.other[turner] = j.other[pick]
+        turn.other_position_m[turner] = j.other_position_m[pick]
+        turn.walk_s[turner] = distance[turner, pick] / self._speed_mps[turner]
+        return turner, turn
+
+    def _turn(self, turner: IntArray, turn: Turn, time_s: FloatArray) -> "Turned":
+        """Move the turners onto their new street, heading away from the junction."""
+        if len(turner) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Turned(empty, Entries(empty, empty, empty, np.zeros(0)))
+        street = turn.other[turner]
+        position_m = turn.other_position_m[turner]
+        length_m = self.layout.street_length_m[street]
+        direction = np.where(self._rng.random(len(turner)) < 0.5, 1, -1).astype(np.int64)
+        direction = np.where(position_m <= 0.0, 1, np.where(position_m >= length_m, -1, direction))
+        self._street[turner] = street
+        self._position_m[turner] = np.clip(position_m, 0.0, length_m)
+        self._direction[turner] = direction
+        self._slot[turner] = self.layout.slot_at(street, self._position_m[turner])
+        segment = self.layout.segment_of_slot[self._slot[turner]]
+        entries = Entries(self.ids[turner], segment, direction, time_s[turner])
+        return Turned(turner, entries)
+
+    def _stop(self, entered: IntArray) -> None:
+        """Some walkers stop for a while on a segment they just entered (a shop, a phone)."""
+        chance = self._behaviour.stop_probability
+        if chance <= 0 or len(entered) == 0:
+            return
+        stopping = entered[self._rng.random(len(entered)) < chance]
+        low, high = self._behaviour.stop_range_s
+        self._pause_s[stopping] += self._rng.uniform(low, high, len(stopping))
 
     def _keep(self, mask: BoolArray) -> None:
         self.ids = self.ids[mask]
@@ -194,6 +258,13 @@ class Walkers:
         self._direction = self._direction[mask]
         self._speed_mps = self._speed_mps[mask]
         self._slot = self._slot[mask]
+        self._pause_s = self._pause_s[mask]
+
+
+@dataclass(frozen=True, eq=False)
+class Turned:
+    walker_index: IntArray
+    entries: Entries
 
 
 def _concat(first: Entries, second: Entries) -> Entries:

@@ -6,9 +6,10 @@ from controllers.settings import SiteConfig
 from controllers.topology import Topology
 from gateway.topics import Topics
 from gateway.wire import BinPayload, LampCommand, LampState, PedestrianPayload, WaterPayload
+from sim.counters import PedestrianCounters
 from sim.devices import LampDevices, Outbox
 from sim.lamps import SimLamps
-from sim.sensors import Outgoing, PedestrianCounters, PeriodicSensors
+from sim.sensors import Outgoing, PeriodicSensors
 from sim.walkers import Entries
 
 T0_S = 1_736_982_000.0

@@ -43,8 +43,11 @@ def test_darkest_stretch_is_continuous_per_walker(
     for i, level in enumerate([dark, dark, lit, dark]):
         metrics.add(midnight_s + 10 * i, 10.0, level, _ids(5), _ids(2))
     assert metrics.worst_dark_s == 20.0
-    # A lamp fading up to 99 % counts as full light (within the 2 % margin).
-    metrics.add(midnight_s + 40, 10.0, np.full(tiny_topology.size, 0.99), _ids(5), _ids(2))
+    # The required level (P4 at its rated photometry: 100 %) within the wire's rounding
+    # counts; 99 % does not.
+    metrics.add(midnight_s + 40, 10.0, np.full(tiny_topology.size, 0.996), _ids(5), _ids(2))
+    assert metrics.full_light_walker_s == 20.0
+    metrics.add(midnight_s + 50, 10.0, np.full(tiny_topology.size, 0.99), _ids(5), _ids(2))
     assert metrics.full_light_walker_s == 20.0
 
 

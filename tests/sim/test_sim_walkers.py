@@ -109,8 +109,8 @@ def test_rate_profile_is_interpolated_by_local_hour(
     profile = [0.0] * 24
     profile[1] = 10.0
     walkers = _walkers(tiny_topology, 1, profile)
-    assert walkers.rate_per_h(midnight_s + 1800) == 5.0
-    assert walkers.rate_per_h(midnight_s + 3 * 3600) == 0.0
+    assert walkers.rates.at(midnight_s + 1800)[0] == 5.0
+    assert walkers.rates.at(midnight_s + 3 * 3600)[0] == 0.0
 
 
 @settings(max_examples=50, deadline=None)

@@ -1,0 +1,191 @@
+"""The gateway without MQTT: messages in, lamp commands out, in simulated time.
+
+DESIGN.md lets `sim` import gateway's wire formats. This module goes one step further on
+purpose: it runs the daemon's own pure pieces, `gateway.intake.Intake` (decode, registry,
+de-duplication) and `gateway.lighting.Lighting` (engine and command filter), which do no I/O,
+in the order `gateway.daemon.Daemon` calls them. An offline replay therefore gives the
+commands the daemon gives; a copy of the rules here could drift. It is the only module of the
+simulator that touches them, so a change in the controller's interface is adapted here alone.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from controllers.commands import CommandFilter
+from controllers.engine import REASON_NAMES
+from controllers.settings import Policy, SiteConfig
+from controllers.topology import Float32Array, FloatArray, IntArray
+from gateway.intake import Accepted, Duplicate, Intake, Rejection
+from gateway.lighting import Lighting, Outgoing
+from gateway.readings import PedestrianReading
+
+_DIRECTION = {"forward": 1, "backward": -1}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A lamp command as it went out: when, to which segment, what."""
+
+    time_s: float
+    segment: str
+    level: float
+    ramp_s: float
+    reason: str
+
+
+class Pipeline:
+    """Intake and lighting of one site, fed message by message like the daemon's receive and
+    tick tasks; `stats` counts what the daemon counts."""
+
+    def __init__(self, site: SiteConfig, policy: Policy, start_s: float) -> None:
+        self.intake = Intake(site)
+        self.lighting = Lighting(site, policy, start_s)
+        self.stats: Counter[str] = Counter()
+        self.counted: Counter[str] = Counter()  # walkers in the readings, by device
+
+    def listens_to(self, topic: str) -> bool:
+        """Whether the daemon subscribes to `topic` (its sources and the override topics)."""
+        topics = self.lighting.topics
+        return topics.parse_override(topic) is not None or self.intake.route(topic) is not None
+
+    def message(self, topic: str, payload: bytes, received_s: float) -> list[Outgoing]:
+        """One received message, as `Daemon._handle` treats it; the commands it triggers."""
+        target = self.lighting.topics.parse_override(topic)
+        if target is not None:
+            if self.lighting.override_message(target, payload, received_s) is not None:
+                self.stats["rejected_invalid_override"] += 1
+                return []
+            return self.lighting.commands(received_s)
+        result = self.intake.message(topic, payload, received_s)
+        if isinstance(result, Rejection):
+            self.stats[f"rejected_{result.reason}"] += 1
+            return []
+        if isinstance(result, Duplicate):
+            self.stats["duplicates"] += 1
+            return []
+        self.stats["accepted"] += 1
+        raised = [self.lighting.accept(reading, received_s) for reading in result.readings]
+        self.stats["readings"] += len(result.readings)
+        for reading in result.readings:
+            if isinstance(reading, PedestrianReading):
+                self.counted[reading.device_id] += reading.count
+        return self.lighting.commands(received_s) if any(raised) else []
+
+    def tick(self, now_s: float) -> list[Outgoing]:
+        """The periodic step: expiries, schedule changes, refreshes."""
+        return self.lighting.commands(now_s)
+
+    def reconnected(self) -> None:
+        """After a broker outage the daemon sends every lamp its level again."""
+        self.lighting.resend_all()
+
+
+def as_commands(out: list[Outgoing]) -> list[Command]:
+    return [
+        Command(o.command.ts, o.segment, o.command.level, o.command.ramp_s, o.command.reason)
+        for o in out
+    ]
+
+
+@dataclass(frozen=True, eq=False)
+class Events:
+    """Decoded sensor events as arrays, in receive order: pedestrian counts (count > 0 is a
+    detection, 0 a sign of life) and every other reading as a sign of life."""
+
+    time_s: FloatArray
+    segment: IntArray
+    direction: IntArray
+    count: IntArray
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+
+def decode_events(site: SiteConfig, messages: Iterable[tuple[float, str, bytes]]) -> Events:
+    """Run every (receive time, topic, payload) through the daemon's intake once."""
+    intake = Intake(site)
+    segment_of = {s: i for i, s in enumerate(s.id for s in site.segments)}
+    rows: list[tuple[float, int, int, int]] = []
+    for received_s, topic, payload in messages:
+        result = intake.message(topic, payload, received_s)
+        if not isinstance(result, Accepted):
+            continue
+        for reading in result.readings:
+            count, direction = 0, 0
+            if isinstance(reading, PedestrianReading):
+                count, direction = reading.count, _DIRECTION.get(reading.direction or "", 0)
+            rows.append((received_s, segment_of[reading.segment], direction, count))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return Events(
+        table[:, 0].copy(),
+        table[:, 1].astype(np.int64),
+        table[:, 2].astype(np.int64),
+        table[:, 3].astype(np.int64),
+    )
+
+
+class BatchPipeline:
+    """The vectorised path: the events of each tick go to the engine as one batch, and the
+    commands due come out as arrays (nothing is sent offline, so no message is built).
+
+    What it gives up against `Pipeline`: a detection takes effect at the end of its tick
+    instead of at once (the daemon's immediate presence path), with its hold counted from
+    the latest detection of the batch, so lamps react up to one tick later. Meant for long
+    traces and policy sweeps, where that tick matters less than the hours saved. The engine
+    is the daemon's (`Lighting` builds it); which commands are due is decided by the same
+    `CommandFilter` with the same rules as `Lighting.commands`.
+    """
+
+    def __init__(self, site: SiteConfig, policy: Policy, start_s: float) -> None:
+        self.lighting = Lighting(site, policy, start_s)
+        self._filter = CommandFilter(self.lighting.topology.size)
+        self.commands = 0
+        self.per_segment = np.zeros(self.lighting.topology.size, dtype=np.int64)
+
+    def tick(self, now_s: float) -> list[Command]:
+        """Step the engine; the commands due now (built only if someone looks at them)."""
+        due = self.tick_arrays(now_s)
+        ids = self.lighting.topology.ids
+        return [
+            Command(now_s, ids[i], round(float(level), 4), float(ramp), REASON_NAMES[reason])
+            for i, level, ramp, reason in zip(*due, strict=True)
+        ]
+
+    def tick_arrays(
+        self, now_s: float
+    ) -> tuple[IntArray, Float32Array, Float32Array, npt.NDArray[np.int8]]:
+        """Step the engine; (segments, levels, ramps, reasons) of the commands due now."""
+        step = self.lighting.engine.step(now_s)
+        rules = self.lighting.policy.commands
+        due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        self.commands += len(due)
+        self.per_segment[due] += 1
+        return due, step.level[due], step.ramp_s[due], step.reason_of(due)
+
+    def run(self, events: Events, tick_s: float, until_s: float | None = None) -> int:
+        """Replay `events` tick by tick; returns the number of commands sent."""
+        if len(events) == 0:
+            return 0
+        engine = self.lighting.engine
+        start_s = float(events.time_s[0])
+        end_s = float(events.time_s[-1]) if until_s is None else until_s
+        ticks_s = start_s + tick_s * np.arange(1, int(np.ceil((end_s - start_s) / tick_s)) + 2)
+        cuts = np.searchsorted(events.time_s, ticks_s, side="right")
+        first = 0
+        for tick_s_, cut in zip(ticks_s.tolist(), cuts.tolist(), strict=True):
+            if cut > first:
+                batch = slice(first, cut)
+                last_s = float(events.time_s[cut - 1])
+                moving = events.count[batch] > 0
+                engine.seen(events.segment[batch], last_s)
+                if moving.any():
+                    engine.detect(
+                        events.segment[batch][moving], events.direction[batch][moving], last_s
+                    )
+                first = cut
+            self.tick_arrays(tick_s_)
+        return self.commands

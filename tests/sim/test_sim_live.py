@@ -1,0 +1,245 @@
+"""Live mode against a real broker and the real daemon: a recorded night replayed offline gives
+the daemon's commands, and the daemon survives every fault a scenario can switch on."""
+
+import asyncio
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import numpy as np
+import pytest
+
+from controllers.settings import Policy, SiteConfig
+from controllers.settings.site import BrokerSettings, InfluxSettings
+from gateway.clock import Clock
+from gateway.config import Settings
+from gateway.daemon import Daemon
+from gateway.trace import Record, Recorder, parse_record, replay_to_broker
+from sim.demo import DemoOptions, DemoResult, run_demo
+from sim.replay import compare, replay_offline
+from sim.run import Loaded, load
+from tests.conftest import BrokerInfo, Embedded, Mosquitto, Victoria, new_broker
+
+GUARD_S = 120.0
+POLICY = Policy.model_validate(
+    {
+        "presence": {"hold_s": 40, "lookahead_segments": 2, "ramp_down_s": 2},
+        "schedule": {"night_level": 0.3},
+        "failsafe": {"stale_after_s": 120},
+    }
+)
+
+
+def _scenario(tmp_path: Path, faults: str = "{}", counters: str = "") -> Loaded:
+    """One street of six segments in Angers, two counters, a busy night; a site id of its own
+    so that no other test's messages reach it."""
+    site_id = f"live-{uuid.uuid4().hex[:8]}"
+    counters = counters or (
+        "  - {id: c1, segment: a-01, latency_s: [0.1, 0.5], heartbeat_s: 60}\n"
+        "  - {id: c4, segment: a-04, latency_s: [0.1, 0.5], format: chirpstack, heartbeat_s: 60}\n"
+    )
+    path = tmp_path / "scenario.yaml"
+    path.write_text(
+        f"name: {site_id}\nnight: {{date: 2025-01-15}}\n"
+        f"place: {{id: {site_id}, latitude: 47.47, longitude: -0.55, timezone: Europe/Paris}}\n"
+        "streets:\n  - {id: a, start: [47.4700, -0.5500], end: [47.4700, -0.5476],"
+        " segment_length_m: 30, rated_power_w: 50, rate_per_h: [120] }\n".replace(
+            "[120]", "[" + ", ".join(["240"] * 24) + "]"
+        )
+        + f"counters:\n{counters}faults: {faults}\nbins: 1\nwater_meters: 1\n"
+    )
+    return load(path)
+
+
+@dataclass
+class _Gateway:
+    """Starts the real daemon on the run's clock and keeps it to look at afterwards."""
+
+    settings: Settings
+    daemon: Daemon | None = None
+
+    async def __call__(self, clock: Clock) -> None:
+        self.daemon = Daemon(self.settings, clock)
+        await self.daemon.run()
+
+
+def _settings(site: SiteConfig, folder: Path) -> Settings:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Settings(site, POLICY, folder / "site.yaml", folder / "policy.yaml")
+
+
+def _on(site: SiteConfig, broker: BrokerInfo, extra: dict[str, Any] | None = None) -> SiteConfig:
+    settings = BrokerSettings(url=broker.url, client_id=f"gw-{site.site.id}")
+    return site.model_copy(update={"broker": settings, **(extra or {})})
+
+
+async def _night(
+    loaded: Loaded,
+    site: SiteConfig,
+    tmp_path: Path,
+    minutes: float = 6,
+    speed: float = 20,
+    **switches: Any,
+) -> tuple[DemoResult, Daemon]:
+    """`minutes` of the middle of the night, live at `speed`, against the real daemon."""
+    middle = (loaded.start_s + loaded.end_s) / 2
+    gateway = _Gateway(_settings(site, tmp_path / "gw"))
+    options = DemoOptions(
+        out_dir=tmp_path / "out",
+        speed=speed,
+        seed=4,
+        live=False,
+        world=loaded.world,
+        window=(middle, middle + minutes * 60),
+        **switches,  # type: ignore[arg-type]
+    )
+    async with asyncio.timeout(GUARD_S):
+        result = await run_demo(site, POLICY, options, gateway)
+    assert gateway.daemon is not None
+    return result, gateway.daemon
+
+
+async def test_recorded_live_night_replayed_offline_gives_the_same_commands(
+    broker: BrokerInfo, tmp_path: Path
+) -> None:
+    """Record what the live daemon receives and sends; replaying the recording through the
+    offline pipeline gives the same level changes on every segment."""
+    loaded = _scenario(tmp_path)
+    site = _on(loaded.world.site, broker)
+    trace = io.StringIO()
+
+    async def record(clock: Clock) -> None:
+        client = aiomqtt.Client(broker.host, broker.port, identifier=f"rec-{site.site.id}")
+        async with client:
+            await Recorder(site, clock, trace).run(client)
+            await asyncio.Event().wait()
+
+    result, _ = await _night(loaded, site, tmp_path, minutes=5, speed=15, companions=(record,))
+    lines = trace.getvalue().splitlines()
+    records = [parse_record(line, f"trace:{n}") for n, line in enumerate(lines[1:], 2)]
+    # The daemon hears nothing before it subscribes, and its first words are its first tick's
+    # commands: what was recorded before them never reached it.
+    first = next(i for i, r in enumerate(records) if r.topic.endswith("/set"))
+    replayed = replay_offline(records[first:], site, POLICY)
+    assert replayed.messages > 10 and len(replayed.recorded) > 10
+    agreement = compare(replayed.commands, replayed.recorded)
+    assert agreement.same, agreement.mismatched
+    assert agreement.matched >= 10, agreement
+    assert result.summary["walkers"] > 5
+
+
+MESSAGE_FAULTS = {
+    "dropout": "{dropout: [{at_s: 30, for_s: 200, devices: [c4]}]}",
+    "duplicates": "{duplicates: 0.3}",
+    "reordering": "{reorder: 0.3, reorder_s: 5}",
+    "malformed": "{malformed: 0.2}",
+    "clock_skew": "{clock_skew_s: 900}",
+}
+
+
+@pytest.mark.parametrize("fault", sorted(MESSAGE_FAULTS))
+async def test_the_daemon_survives_message_faults(
+    broker: BrokerInfo, tmp_path: Path, fault: str
+) -> None:
+    """With the fault on, the daemon keeps accepting readings and commanding lamps to the
+    end of the run, and the fault shows where it should."""
+    loaded = _scenario(tmp_path, MESSAGE_FAULTS[fault])
+    site = _on(loaded.world.site, broker)
+    result, daemon = await _night(loaded, site, tmp_path, minutes=4, speed=30)
+    stats, data = daemon.stats, result.summary
+    assert stats["accepted"] > 10 and stats["commands"] > 10
+    district = result.district
+    assert district is not None
+    assert np.nanmax(district.lamps.last_command_s) > district.end_s - 60
+    counted = district.faults.counts
+    if fault == "dropout":
+        assert counted["dropped"] > 0
+        assert any(k.startswith("failsafe") for k in data["excess_kwh"]), data["excess_kwh"]
+    elif fault == "duplicates":
+        assert counted["duplicated"] > 0 and stats["duplicates"] > 0
+    elif fault == "reordering":
+        assert counted["reordered"] > 0
+    elif fault == "malformed":
+        rejected = sum(v for k, v in stats.items() if k.startswith("rejected_"))
+        assert counted["malformed"] > 0 and rejected >= counted["malformed"] // 2
+        assert (tmp_path / "gw" / site.deadletter_path).read_text().count("\n") == rejected
+    else:
+        assert counted["skewed"] > 0
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Mosquitto | Embedded]:
+    """A broker of this test's own, so stopping it disturbs no other test."""
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    server = new_broker(workdir)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_the_daemon_survives_a_broker_outage(
+    own_broker: Mosquitto | Embedded, tmp_path: Path
+) -> None:
+    """The broker goes away for a simulated minute: the daemon and the devices reconnect and
+    lamps are commanded again after it is back."""
+    loaded = _scenario(tmp_path, "{broker_outage: [{at_s: 60, for_s: 60}]}")
+    site = _on(loaded.world.site, own_broker.info)
+    result, daemon = await _night(
+        loaded, site, tmp_path, minutes=5, speed=30, broker_switch=own_broker
+    )
+    district = result.district
+    assert district is not None
+    assert daemon.stats["reconnects"] >= 1
+    assert np.nanmin(district.lamps.last_command_s) > district.start_s + 120
+
+
+async def test_the_daemon_survives_a_storage_outage(
+    broker: BrokerInfo, victoria: Victoria, tmp_path: Path
+) -> None:
+    """The database goes away for two simulated minutes: lighting goes on, readings wait in
+    the spool and reach the database once it is back."""
+    loaded = _scenario(tmp_path, "{storage_outage: [{at_s: 30, for_s: 120}]}")
+    site = _on(loaded.world.site, broker, {"influx": InfluxSettings(url=victoria.url)})
+    result, daemon = await _night(
+        loaded, site, tmp_path, minutes=5, speed=30, storage_switch=victoria
+    )
+    assert daemon.stats["accepted"] > 10 and daemon.stats["commands"] > 10
+    assert victoria.count("pedestrian_count") > 0
+    assert result.district is not None
+
+
+async def test_replay_to_a_broker_sends_the_recorded_inputs_in_order(
+    broker: BrokerInfo, tmp_path: Path
+) -> None:
+    """Replaying to a broker publishes every recorded input once, in order and unchanged, at
+    the recorded spacing over the speed, and leaves the recorded lamp commands out."""
+    root = f"luciole/replay-{uuid.uuid4().hex[:8]}"
+    inputs = [
+        Record(1e9 + i * 0.5, f"{root}/sensor/pedestrian/c{i % 2}", f'{{"seq": {i}}}'.encode())
+        for i in range(12)
+    ]
+    command = Record(1e9 + 1.2, f"{root}/lamp/a-01/set", b'{"level": 1}')
+    records = [*inputs[:3], command, *inputs[3:]]
+    received: list[tuple[str, bytes]] = []
+    async with (
+        aiomqtt.Client(broker.host, broker.port, identifier=f"sub-{root[-8:]}") as sub,
+        aiomqtt.Client(broker.host, broker.port, identifier=f"pub-{root[-8:]}") as pub,
+    ):
+        await sub.subscribe(f"{root}/#", qos=1)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        sent = await replay_to_broker(iter(records), pub, 10.0, lambda t: t.endswith("/set"))
+        took_s = loop.time() - began
+        async with asyncio.timeout(10):
+            async for message in sub.messages:
+                received.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+                if len(received) == len(inputs):
+                    break
+    assert sent == len(inputs)
+    assert received == [(r.topic, r.payload) for r in inputs]
+    assert took_s >= 5.5 / 10  # 5.5 s of recording at ten times the speed
