@@ -40,7 +40,12 @@ POLICY = {
         "exceptions": [{"name": "fridays", "weekdays": ["fri"], "night_level": "P4"}],
     },
     "traffic": {"enabled": True, "window_s": "15m", "classes": {"P3": 60, "P4": 20, "P6": 0}},
-    "presence": {"level": "rated", "hold_s": "2m", "lookahead_segments": 3},
+    "presence": {
+        "level": "rated",
+        "hold_s": "2m",
+        "lookahead_segments": 3,
+        "fastest_walker_mps": 2.0,
+    },
     "limits": {"floor": "P6", "max": 0.9, "max_ramp_per_s": 0.5},
     "failsafe": {"stale_after_s": 600, "level": "rated"},
     "groups": {

@@ -26,7 +26,7 @@ from controllers.fades import Fades
 from controllers.resolve import Resolved, resolve_policy
 from controllers.schedule import AstronomicalClock, Program, ScheduleState
 from controllers.settings.policy import Policy
-from controllers.topology import BoolArray, Float32Array, IntArray, Topology
+from controllers.topology import BoolArray, Float32Array, FloatArray, IntArray, Topology
 from controllers.traffic import Classes, Flow
 
 Int8Array = npt.NDArray[np.int8]
@@ -110,6 +110,7 @@ class Engine:
         size = topology.size
         self._occupied_until_s = np.full(size, -np.inf)
         self._ahead_until_s = np.full(size, -np.inf)
+        self._ahead_from_s = np.full(size, np.inf)  # when an ahead window opens (staggered)
         self._presence_until_s = np.full(size, -np.inf)  # the later of the two
         self._has_sensor = np.zeros(size, dtype=np.bool_)
         self._last_seen_s = np.full(size, np.nan)
@@ -173,9 +174,7 @@ class Engine:
         np.maximum.at(self._presence_until_s, segments, until_s)
         steps = resolved.lookahead[segments]
         if steps.any():
-            ahead, origin = self.topology.ahead(segments, np.asarray(directions), steps)
-            np.maximum.at(self._ahead_until_s, ahead, until_s[origin])
-            np.maximum.at(self._presence_until_s, ahead, until_s[origin])
+            self._look_ahead(segments, np.asarray(directions), steps, until_s, now_s)
         self.seen(segments, now_s)
         walkers = np.ones(len(segments), dtype=np.int64) if counts is None else counts
         self._advance_traffic(now_s)
@@ -184,6 +183,28 @@ class Engine:
         if len(slots) and self._traffic_on:
             moved = self._classes.update(self._flow.covered(slots), self._flow, resolved)
             self._baseline.classes_moved(moved, resolved, self._classes.level)
+
+    def _look_ahead(
+        self,
+        segments: IntArray,
+        directions: IntArray,
+        steps: IntArray,
+        until_s: FloatArray,
+        now_s: float,
+    ) -> None:
+        """Raise the segments ahead of each detection until `until_s`. With a fastest walker
+        set, each opens `lead_s` before that walker could enter it; windows that overlap
+        one still running merge into one (the earlier start, the later end)."""
+        resolved = self._resolved
+        ahead, origin, distance_m = self.topology.ahead_with_distance(segments, directions, steps)
+        np.maximum.at(self._presence_until_s, ahead, until_s[origin])
+        source = segments[origin]
+        travel_s = distance_m / resolved.fastest_walker_mps[source] - resolved.lead_s[source]
+        opens_s = now_s + np.maximum(travel_s, 0.0)
+        ended = ahead[self._ahead_until_s[ahead] <= now_s]
+        self._ahead_from_s[ended] = np.inf  # a window that ended does not reach back
+        np.minimum.at(self._ahead_from_s, ahead, opens_s)
+        np.maximum.at(self._ahead_until_s, ahead, until_s[origin])
 
     def set_override(self, segments: IntArray, level: float, until_s: float) -> None:
         self._override_level[segments] = level
@@ -239,12 +260,16 @@ class Engine:
         np.greater(self._presence_until_s, now_s, out=presence)
         presence &= lit
         resolved, raised = self._resolved, self._raised[0]
+        if resolved.staggered and presence.any():
+            self._drop_unopened(now_s, presence, scratch)
         if resolved.same_ahead:
             return self._raise(presence, resolved.occupied_level, raised)
         if not presence.any():
             return None
         np.greater(self._ahead_until_s, now_s, out=scratch)
         scratch &= lit
+        if resolved.staggered:
+            scratch &= self._ahead_from_s <= now_s
         np.multiply(resolved.ahead_level, scratch, out=raised)
         np.greater(self._occupied_until_s, now_s, out=scratch)
         scratch &= lit
@@ -253,6 +278,15 @@ class Engine:
         np.maximum(raised, occupied, out=raised)
         np.maximum(self._spare, raised, out=self._spare)
         return raised
+
+    def _drop_unopened(self, now_s: float, presence: BoolArray, scratch: BoolArray) -> None:
+        """Presence without the ahead windows that have not opened yet: occupied, or ahead
+        and open ((O | A) & (O | open) is O | (A & open))."""
+        np.less_equal(self._ahead_from_s, now_s, out=scratch)
+        occupied = self._masks[1]  # free until the fail-safe, which comes after
+        np.greater(self._occupied_until_s, now_s, out=occupied)
+        scratch |= occupied
+        presence &= scratch
 
     def _raise(self, where: BoolArray, to: Float32Array, out: Float32Array) -> Float32Array | None:
         """The step's level = max(level, to) where `where`, branch-free (masks are scattered,

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 FORWARD, BACKWARD = 0, 1
@@ -82,28 +83,45 @@ def start_states(start: IntArray, direction: IntArray) -> tuple[IntArray, IntArr
 
 
 def ahead(
-    graph: StateGraph, start: IntArray, direction: IntArray, steps: IntArray
-) -> tuple[IntArray, IntArray]:
-    """(segments, origin) reached in 1 to `steps[origin]` steps from each start, duplicates
-    removed per origin; the start segments themselves are not included."""
+    graph: StateGraph,
+    start: IntArray,
+    direction: IntArray,
+    steps: IntArray,
+    length_m: FloatArray | None = None,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(segments, origin, distance_m) reached in 1 to `steps[origin]` steps from each start,
+    duplicates removed per origin; the start segments themselves are not included.
+
+    `distance_m` is how far a walker who just entered its start segment walks before entering
+    each segment (the shortest way, when junctions give several): the lengths of the segments
+    it leaves on the way. Without `length_m` it is 0.
+    """
     states, origin = start_states(start, direction)
     size = (len(graph.ptr) - 1) // 2
-    found_segments: list[IntArray] = []
-    found_origins: list[IntArray] = []
+    lengths = np.zeros(size) if length_m is None else length_m
+    walked = np.zeros(len(states))
+    found: list[tuple[IntArray, IntArray, FloatArray]] = []
     for hop in range(1, int(steps.max(initial=0)) + 1):
         keep = steps[origin] >= hop
-        states, origin = _successors(graph, states[keep], origin[keep])
+        states, origin, walked = states[keep], origin[keep], walked[keep]
+        walked = walked + lengths[states // 2]
+        states, parent = _successors(graph, states, np.arange(len(states)))
         if len(states) == 0:
             break
-        # A junction can lead back where a walker was; one entry per (origin, state) is enough.
-        key = np.unique(origin * (2 * size) + states)
-        origin, states = np.divmod(key, 2 * size)
-        found_segments.append(states // 2)
-        found_origins.append(origin)
-    if not found_segments:
+        origin, walked = origin[parent], walked[parent]
+        # A junction can lead back where a walker was; one entry per (origin, state) is
+        # enough, the one reached by the shortest walk.
+        key = origin * (2 * size) + states
+        order = np.lexsort((walked, key))
+        key = key[order]
+        first = order[np.concatenate(([True], key[1:] != key[:-1]))]
+        states, origin, walked = states[first], origin[first], walked[first]
+        found.append((states // 2, origin, walked))
+    if not found:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    return np.concatenate(found_segments), np.concatenate(found_origins)
+        return empty, empty, np.zeros(0)
+    segments, origins, distances = (np.concatenate(part) for part in zip(*found, strict=True))
+    return segments, origins, distances
 
 
 def _successors(graph: StateGraph, states: IntArray, origin: IntArray) -> tuple[IntArray, IntArray]:

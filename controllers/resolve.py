@@ -48,6 +48,8 @@ class Resolved:
     ahead_level: Float32Array
     hold_s: FloatArray
     lookahead: IntArray
+    fastest_walker_mps: FloatArray
+    lead_s: FloatArray
     ramp_up_s: Float32Array
     ramp_down_s: Float32Array
     floor: Float32Array
@@ -61,6 +63,11 @@ class Resolved:
     def same_ahead(self) -> bool:
         """True when the segments ahead get the occupied level (one presence timer is enough)."""
         return bool(np.array_equal(self.occupied_level, self.ahead_level))
+
+    @cached_property
+    def staggered(self) -> bool:
+        """True when some segments ahead rise as a walker could reach them, not all at once."""
+        return bool(np.isfinite(self.fastest_walker_mps).any())
 
 
 def resolve_policy(policy: Policy, topology: Topology) -> Resolved:
@@ -207,6 +214,8 @@ def _arrays(
             "ahead_level": np.minimum(resolve(ahead_spec, topology, idx), top),
             "hold_s": presence.hold_s,
             "lookahead": presence.lookahead_segments,
+            "fastest_walker_mps": presence.fastest_walker_mps or np.inf,
+            "lead_s": presence.lead_s,
             "ramp_up_s": presence.ramp_up_s,
             "ramp_down_s": presence.ramp_down_s,
             "floor": resolve(limits.floor, topology, idx),
@@ -226,6 +235,8 @@ _ARRAY_TYPES = {
     "ahead_level": np.float32,
     "hold_s": np.float64,
     "lookahead": np.int64,
+    "fastest_walker_mps": np.float64,
+    "lead_s": np.float64,
     "ramp_up_s": np.float32,
     "ramp_down_s": np.float32,
     "floor": np.float32,

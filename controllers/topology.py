@@ -119,8 +119,16 @@ class Topology:
         direction +1 walks forward, -1 backward, 0 both ways (a counter that does not know
         which way the walker goes lights both sides). Street ends without a junction stop it.
         """
+        segments, origin, _ = self.ahead_with_distance(start, direction, steps)
+        return segments, origin
+
+    def ahead_with_distance(
+        self, start: IntArray, direction: IntArray, steps: int | IntArray
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        """`ahead`, with how far a walker entering each start walks before entering each
+        segment ahead (metres, the shortest way)."""
         reach = np.broadcast_to(np.asarray(steps, dtype=np.int64), start.shape)
-        return ahead(self.graph, start, direction, reach)
+        return ahead(self.graph, start, direction, reach, self.length_m)
 
     def walk(self, start: IntArray, direction: IntArray, steps: int | IntArray) -> IntArray:
         """Indices of `start` and of the segments `ahead` of them, flattened."""

@@ -54,6 +54,7 @@ class Snapshot:
     current_class: list[int]
     occupied_until_s: list[float]
     ahead_until_s: list[float]
+    ahead_from_s: list[float]
     has_sensor: list[bool]
     last_seen_s: list[float]
     override_level: list[float]
@@ -98,6 +99,7 @@ class Snapshot:
             current_class=engine._classes.current.tolist(),
             occupied_until_s=engine._occupied_until_s.tolist(),
             ahead_until_s=engine._ahead_until_s.tolist(),
+            ahead_from_s=engine._ahead_from_s.tolist(),
             has_sensor=engine._has_sensor.tolist(),
             last_seen_s=engine._last_seen_s.tolist(),
             override_level=engine._override_level.tolist(),
@@ -150,7 +152,8 @@ def _segment(s: Snapshot, now_s: float, i: int) -> Result:
     if lit and traffic_level > raw:
         level = min(max(traffic_level, floor), top)
         reason = Reason.TRAFFIC if level > schedule else Reason.SCHEDULE
-    if lit and s.ahead_until_s[i] > now_s and s.ahead[i] > level:
+    ahead = s.ahead_until_s[i] > now_s and s.ahead_from_s[i] <= now_s
+    if lit and ahead and s.ahead[i] > level:
         level, reason = s.ahead[i], Reason.PRESENCE
     if lit and s.occupied_until_s[i] > now_s and s.occupied[i] > level:
         level, reason = s.occupied[i], Reason.PRESENCE

@@ -96,6 +96,18 @@ class Presence(BaseModel):
         description="segments raised ahead of the walker (both ways when the counter does not "
         "know the direction), following streets and junctions",
     )
+    fastest_walker_mps: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="the fastest walker the look-ahead prepares for: each segment ahead rises "
+        "`lead_s` before such a walker could enter it, instead of all at once (none: all at once)",
+    )
+    lead_s: NonNegativeSeconds = Field(
+        default=5,
+        description="with fastest_walker_mps: how long before the fastest walker could enter a "
+        "segment ahead it is lit",
+    )
 
 
 class Limits(BaseModel):

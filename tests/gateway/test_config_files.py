@@ -45,7 +45,7 @@ def test_shipped_config_loads_cleanly() -> None:
     assert settings.site.site.id == "angers-centre"
     assert len(settings.site.segments) == 24
     assert len(settings.site.devices) == 15
-    assert settings.policy.presence.hold_s == 120
+    assert settings.policy.presence.hold_s == 80
     assert settings.policy.presence.lookahead_segments == 3
     assert settings.policy.schedule.night_level == "P5"
     assert settings.policy.traffic.enabled
