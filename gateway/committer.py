@@ -1,8 +1,12 @@
 """Group commit: readings go to the spool in batches, and only then are their messages acked.
 
-One fsync per message would cap ingestion at the disk's sync rate; one per batch (up to
-`max_batch` messages, or whatever arrived while the previous commit ran) keeps the guarantee,
-since no message is acknowledged before the commit that holds its readings returned.
+One fsync per message would cap ingestion at the disk's sync rate. Here one commit runs at a
+time, and it takes everything that arrived while the previous one ran (up to `max_rows`
+readings): on a fast disk commits are small and acks prompt, on a slow one they grow, and the
+guarantee holds either way, since no message is acknowledged before the commit that holds its
+readings returned. Waiting longer between commits would only hold acks back: the broker sends
+a bounded number of unacknowledged messages (mosquitto's `max_inflight_messages`), so late
+acks stall the stream.
 
 A batch, once taken off the queue, is committed and acked by a task of its own that a cancel
 does not reach: cancelling `run()` (as the daemon does on stop) must not drop a batch whose
@@ -14,18 +18,17 @@ from collections.abc import Callable
 
 from gateway.spool import Row, Spool, Spooled, rows
 
-MAX_BATCH = 500
-COMMIT_INTERVAL_S = 0.01
+MAX_ROWS = 5000
 
 Pending = tuple[list[Row], Callable[[], object]]
 
 
 class Committer:
-    """Collects (readings, ack) per message; `run()` commits and acks, batch after batch."""
+    """Collects (rows, ack) per message or per batch of messages; `run()` commits, then acks."""
 
-    def __init__(self, spool: Spool, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, spool: Spool, max_rows: int = MAX_ROWS) -> None:
         self._spool = spool
-        self._max_batch = max_batch
+        self._max_rows = max_rows
         self._pending: list[Pending] = []
         self._arrived = asyncio.Event()
         self._in_flight: asyncio.Task[None] | None = None
@@ -38,9 +41,13 @@ class Committer:
 
     def add(self, items: list[Spooled], ack: Callable[[], object]) -> None:
         """Queue one message's readings (possibly none: a rejection is acked after it too)."""
-        # Serialised here, in the event loop: the worker thread then only runs SQLite, which
-        # releases the GIL, so a commit does not hold up presence handling.
-        self._pending.append((rows(items), ack))
+        self.add_rows(rows(items), ack)
+
+    def add_rows(self, prepared: list[Row], ack: Callable[[], object]) -> None:
+        """Queue rows made by `spool.rows()` (in the event loop: the worker thread then only
+        runs SQLite, which releases the GIL, so a commit does not hold up presence handling);
+        `ack` runs once they are committed."""
+        self._pending.append((prepared, ack))
         self._arrived.set()
 
     async def run(self) -> None:
@@ -48,9 +55,6 @@ class Committer:
         while True:
             await self._arrived.wait()
             await self.flush()
-            # Let messages gather: fewer, larger commits cost the event loop less than one
-            # worker-thread hop per message, and a few ms more before an ack is harmless.
-            await asyncio.sleep(COMMIT_INTERVAL_S)
 
     async def flush(self) -> None:
         """Commit and ack everything pending now (also used on shutdown, after a cancel)."""
@@ -64,12 +68,23 @@ class Committer:
             if not self._pending:
                 self._arrived.clear()
                 return
-            batch = self._pending[: self._max_batch]
-            del self._pending[: len(batch)]
+            batch = self._take()
             self._in_flight = asyncio.create_task(self._commit(batch), name="commit-batch")
 
+    def _take(self) -> list[Pending]:
+        """The oldest pending entries, up to `max_rows` rows (at least one entry)."""
+        count, taken = 0, 0
+        for prepared, _ in self._pending:
+            if taken and count + len(prepared) > self._max_rows:
+                break
+            count += len(prepared)
+            taken += 1
+        batch = self._pending[:taken]
+        del self._pending[:taken]
+        return batch
+
     async def _commit(self, batch: list[Pending]) -> None:
-        items = [item for message_items, _ in batch for item in message_items]
+        items = [row for prepared, _ in batch for row in prepared]
         if items:
             self.committed_rows += await asyncio.to_thread(self._spool.append_rows, items)
         self.batches += 1
