@@ -149,7 +149,7 @@ class Daemon:
         while not self._stopping.is_set():
             try:
                 client = self._client()
-                inbox = Inbox(client)
+                inbox = Inbox(client, mqtt5=self.settings.site.broker.protocol == "5")
                 async with client:
                     attempt = 0
                     await self._serve(client, inbox)
