@@ -232,8 +232,10 @@ class Daemon:
             self.stats["rx_batches"] += 1
             prepared: list[Row] = []
             async with self._busy:
+                now_s = self._clock.now()  # they came in one read: one arrival time
                 for message in batch:
-                    prepared += rows(await self._handle(publisher, message.topic, message.payload))
+                    spooled = await self._handle(publisher, message.topic, message.payload, now_s)
+                    prepared += rows(spooled)
                 self.metrics.messages(self._tally)
                 self._tally.clear()
             committer.add_rows(prepared, inbox.acker(batch))
@@ -244,9 +246,10 @@ class Daemon:
                 await self._publish(publisher, self.lighting.commands(self._clock.now()))
             await self._clock.sleep(self.settings.site.tick_s)
 
-    async def _handle(self, publisher: Publisher, topic: str, payload: bytes) -> list[Spooled]:
+    async def _handle(
+        self, publisher: Publisher, topic: str, payload: bytes, now_s: float
+    ) -> list[Spooled]:
         """Act on one message; the readings it yielded, to be stored before the ack."""
-        now_s = self._clock.now()
         target = self.lighting.topics.parse_override(topic)
         if target is not None:
             await self._handle_override(publisher, target, topic, payload, now_s)

@@ -41,6 +41,7 @@ class Lighting:
         self.engine = Engine(self.topology, policy, clock)
         self._filter = CommandFilter(self.topology.size)
         self._seq = 0
+        self._spoke: dict[float, set[str]] = {}  # heard at → segments, for the next step
         sensed = {d.segment for d in site.devices.values()}
         self.engine.register_sensors(self._indices(sensed), now_s)
 
@@ -55,14 +56,19 @@ class Lighting:
         """Feed one reading; True when it raised presence (commands should go out now).
 
         Presence counts from when the gateway heard it, not from the device's clock, which
-        may be skewed or, for a counter's period total, minutes old.
+        may be skewed or, for a counter's period total, minutes old. Any other reading only
+        says that its segment's sensors are alive: the engine is told at the next `commands()`
+        (the only step that looks), once for everything heard meanwhile, instead of once per
+        reading of a gateway that hears thousands a second.
         """
-        segment = self._indices([reading.segment])
         if isinstance(reading, PedestrianReading) and reading.count > 0:
             direction = np.array([_DIRECTION[reading.direction]])
-            self.engine.detect(segment, direction, received_s)
+            self.engine.detect(self._indices([reading.segment]), direction, received_s)
             return True
-        self.engine.seen(segment, received_s)
+        spoke = self._spoke.get(received_s)
+        if spoke is None:
+            spoke = self._spoke[received_s] = set()
+        spoke.add(reading.segment)
         return False
 
     def override_message(self, target: str, payload: bytes, now_s: float) -> str | None:
@@ -89,6 +95,9 @@ class Lighting:
 
     def commands(self, now_s: float) -> list[Outgoing]:
         """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
+        for heard_s, segments in self._spoke.items():
+            self.engine.seen(self._indices(segments), heard_s)
+        self._spoke.clear()
         step = self.engine.step(now_s)
         rules = self.engine.policy.commands
         due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)

@@ -200,3 +200,20 @@ def test_replace_policy_applies_to_the_next_commands(lighting: Lighting) -> None
     lighting.replace_policy(Policy.model_validate({"schedule": {"night_level": 0.5}}))
     assert lighting.policy.schedule.night_level == 0.5
     assert {o.command.level for o in lighting.commands(NIGHT + 1)} == {0.5}
+
+
+def test_a_quiet_reading_keeps_its_segment_out_of_failsafe() -> None:
+    """A bin reading, told to the engine only at the next step, still counts as its sensor
+    speaking: b-1 stays at the night level while silent a-2 falls back to fail-safe."""
+    policy = POLICY.model_copy(
+        update={
+            "failsafe": POLICY.failsafe.model_copy(update={"stale_after_s": 600.0, "level": 0.9})
+        }
+    )
+    lighting = Lighting(SITE, policy, NIGHT)
+    lighting.commands(NIGHT)
+    bin_reading = BinReading(device_id="bin-1", segment="b-1", ts_s=NIGHT, fill_ratio=0.5)
+    assert lighting.accept(bin_reading, NIGHT + 500) is False
+    out = by_segment(lighting.commands(NIGHT + 700))
+    assert (out["a-2"].command.reason, out["a-2"].command.level) == ("failsafe", 0.9)
+    assert out["b-1"].command.reason == "schedule"  # refreshed, not fallen back
