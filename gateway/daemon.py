@@ -236,9 +236,10 @@ class Daemon:
                 for message in batch:
                     spooled = await self._handle(publisher, message.topic, message.payload, now_s)
                     prepared += rows(spooled)
+                self.lighting.settle()
                 self.metrics.messages(self._tally)
                 self._tally.clear()
-            committer.add_rows(prepared, inbox.acker(batch))
+            committer.add_rows(prepared, inbox.acker(batch), len(batch))
 
     async def _tick(self, publisher: Publisher) -> None:
         while True:

@@ -57,9 +57,9 @@ class Lighting:
 
         Presence counts from when the gateway heard it, not from the device's clock, which
         may be skewed or, for a counter's period total, minutes old. Any other reading only
-        says that its segment's sensors are alive: the engine is told at the next `commands()`
-        (the only step that looks), once for everything heard meanwhile, instead of once per
-        reading of a gateway that hears thousands a second.
+        says that its segment's sensors are alive: the engine is told by `settle()` (which the
+        daemon calls after each batch of messages, and `commands()` calls first), once for
+        everything heard at one time, instead of once per reading.
         """
         if isinstance(reading, PedestrianReading) and reading.count > 0:
             direction = np.array([_DIRECTION[reading.direction]])
@@ -70,6 +70,12 @@ class Lighting:
             spoke = self._spoke[received_s] = set()
         spoke.add(reading.segment)
         return False
+
+    def settle(self) -> None:
+        """Give the engine the segments whose sensors spoke since the last call."""
+        for heard_s, segments in self._spoke.items():
+            self.engine.seen(self._indices(segments), heard_s)
+        self._spoke.clear()
 
     def override_message(self, target: str, payload: bytes, now_s: float) -> str | None:
         """An override as it arrives on its topic; an error text if it cannot be applied."""
@@ -95,9 +101,7 @@ class Lighting:
 
     def commands(self, now_s: float) -> list[Outgoing]:
         """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
-        for heard_s, segments in self._spoke.items():
-            self.engine.seen(self._indices(segments), heard_s)
-        self._spoke.clear()
+        self.settle()
         step = self.engine.step(now_s)
         rules = self.engine.policy.commands
         due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
