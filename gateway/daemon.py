@@ -210,6 +210,7 @@ class Daemon:
                     task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
             await committer.flush()  # what was received is stored and acked before leaving
+            inbox.flush_acks()
             missing = await publisher.drain(DRAIN_TIMEOUT_S)
             if missing:
                 event(
@@ -229,7 +230,6 @@ class Daemon:
         """Handle what arrived, in order; store its readings, then ack it, as one batch."""
         while True:
             batch = await inbox.batch()
-            self.stats["rx_batches"] += 1
             prepared: list[Row] = []
             async with self._busy:
                 now_s = self._clock.now()  # they came in one read: one arrival time

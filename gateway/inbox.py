@@ -38,6 +38,8 @@ class Inbox:
         self._waiting: list[Received] = []
         self._arrived = asyncio.Event()
         self._watched: asyncio.Future[None] | None = None
+        self._acks = bytearray()  # PUBACK packets not yet handed to paho
+        self._flush_scheduled = False
         self._open_socket = self._paho.on_socket_open
         self._paho.on_socket_open = self._on_socket_open
         self._paho.on_message = self._on_message
@@ -58,10 +60,14 @@ class Inbox:
     def acker(self, batch: list[Received]) -> Callable[[], None]:
         """A function that acknowledges `batch`, in the order it was received.
 
-        QoS 1 acknowledgements go out as one write: PUBACK packets back to back, the bytes
+        QoS 1 acknowledgements go out together: PUBACK packets back to back, the bytes
         paho's `ack()` would queue one by one (with a log call and a system call each, and a
-        TCP segment each for the broker to read). They go through paho's outgoing queue, so
-        they never cut into a packet paho is still writing. Anything else uses `ack()`.
+        TCP segment each). Every batch acked in one turn of the event loop (a commit acks
+        several) shares one write: a burst of tiny segments would use up the connection's
+        congestion window, and a lamp command sent next would wait for the broker's delayed
+        TCP acknowledgement (measured: milliseconds on loopback). They go through paho's
+        outgoing queue, so they never cut into a packet paho is still writing. Anything else
+        uses `ack()`, in order after what is already queued.
         """
         if all(m.qos < 2 for m in batch):
             acks = b"".join(_PUBACK.pack(PUBACK, 2, m.mid) for m in batch if m.qos == 1)
@@ -69,14 +75,25 @@ class Inbox:
         mids = [(m.mid, m.qos) for m in batch if m.qos > 0]
 
         def one_by_one() -> None:
+            self.flush_acks()
             for mid, qos in mids:
                 self._paho.ack(mid, qos)
 
         return one_by_one
 
-    def _queue_acks(self, acks: bytes) -> None:
-        if acks:
+    def flush_acks(self) -> None:
+        """Hand paho the acknowledgements gathered so far (the daemon calls it before it
+        disconnects; otherwise the event loop does, once per turn)."""
+        self._flush_scheduled = False
+        if self._acks:
+            acks, self._acks = bytes(self._acks), bytearray()
             self._paho._packet_queue(PUBACK, acks, 0, 1)
+
+    def _queue_acks(self, acks: bytes) -> None:
+        self._acks += acks
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush_acks)
 
     def _deliver(self, message: Received) -> None:
         self._waiting.append(message)
