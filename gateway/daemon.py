@@ -27,7 +27,7 @@ from gateway.logs import event
 from gateway.mqtt import client_for
 from gateway.observe import Metrics
 from gateway.publisher import Publisher
-from gateway.spool import Row, Spool, Spooled, rows
+from gateway.spool import Spool, Spooled, rows
 from gateway.storage import Writer, build_writer, last_drain
 
 log = logging.getLogger("luciole.gateway")
@@ -230,16 +230,15 @@ class Daemon:
         """Handle what arrived, in order; store its readings, then ack it, as one batch."""
         while True:
             batch = await inbox.batch()
-            prepared: list[Row] = []
+            spooled: list[Spooled] = []
             async with self._busy:
                 now_s = self._clock.now()  # they came in one read: one arrival time
                 for message in batch:
-                    spooled = await self._handle(publisher, message.topic, message.payload, now_s)
-                    prepared += rows(spooled)
+                    spooled += await self._handle(publisher, message.topic, message.payload, now_s)
                 self.lighting.settle()
                 self.metrics.messages(self._tally)
                 self._tally.clear()
-            committer.add_rows(prepared, inbox.acker(batch), len(batch))
+            committer.add_rows(rows(spooled), inbox.acker(batch), len(batch))
 
     async def _tick(self, publisher: Publisher) -> None:
         while True:

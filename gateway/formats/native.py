@@ -19,6 +19,7 @@ from gateway.wire import PAYLOAD_BY_KIND, SensorPayload
 # The shared JSON reader refuses integers longer than this (common._MAX_INT_DIGITS); pydantic's
 # would take them, so a payload that has one goes the careful way.
 _LONG_INTEGER = re.compile(rb"[0-9]{41}")
+_NOT_VALUES = frozenset({"ts", "seq"})
 
 
 def decode(message: Message) -> list[Decoded]:
@@ -36,7 +37,8 @@ def decode(message: Message) -> list[Decoded]:
             "unknown_kind", f"unknown sensor kind {kind_name!r:.40}; expected {known}"
         )
     payload = _validated(model, message.payload)
-    values = payload.model_dump(exclude={"ts", "seq"}, exclude_none=True)
+    # The models are flat, so their fields are the values (model_dump would copy them first).
+    values = {k: v for k, v in vars(payload).items() if v is not None and k not in _NOT_VALUES}
     if "alarms" not in payload.model_fields_set:
         values.pop("alarms", None)  # the default [] is not the sender saying "no alarm"
     key = None if payload.seq is None else f"{device_id}:{payload.seq}"
