@@ -82,7 +82,8 @@ class Mosquitto:
     def start(self) -> None:
         conf = self.workdir / "mosquitto.conf"
         # set_tcp_nodelay: without it mosquitto holds small packets up to ~40 ms (Nagle).
-        settings = [*self.settings, "persistence false", "set_tcp_nodelay true"]
+        # A test's own settings come last: mosquitto takes the last value of an option.
+        settings = ["persistence false", "set_tcp_nodelay true", *self.settings]
         conf.write_text("\n".join([f"listener {self.port} 127.0.0.1", *settings, ""]))
         log = self.workdir / "mosquitto.log"
         self._process = subprocess.Popen(
