@@ -10,7 +10,9 @@ holds its readings returned. When to start the next commit is a trade:
   doubled the presence latency measured by bench/latency.py);
 - but as soon as `eager_messages` (16) wait, the commit starts at once: the broker sends only
   so many unacknowledged messages (mosquitto's `max_inflight_messages`, 20 by default), and
-  a backlog must not drain at one window per interval.
+  a backlog must not drain at one window per interval. A broker whose window is smaller than
+  that would see its stream paced at one window per 10 ms. (8 measured worse than 16 in
+  bench/latency.py: the commit then starts as a message arrives, competing with it.)
 
 A batch, once taken off the queue, is committed and acked by a task of its own that a cancel
 does not reach: cancelling `run()` (as the daemon does on stop) must not drop a batch whose
