@@ -7,12 +7,11 @@ holds its readings returned. When to start the next commit is a trade:
 - a trickle of messages is gathered for up to `interval_s` (10 ms): a commit per message would
   cost the daemon a worker-thread hop, a transaction and a wake-up each, CPU that presence
   handling and the rest of the machine need (at 1,000 messages a second, commits back to back
-  doubled the presence latency measured by bench/latency.py);
-- but as soon as `eager_messages` (16) wait, the commit starts at once: the broker sends only
+  raised the median presence latency of bench/latency.py by a third);
+- but as soon as `eager_messages` (8) wait, the commit starts at once: the broker sends only
   so many unacknowledged messages (mosquitto's `max_inflight_messages`, 20 by default), and
   a backlog must not drain at one window per interval. A broker whose window is smaller than
-  that would see its stream paced at one window per 10 ms. (8 measured worse than 16 in
-  bench/latency.py: the commit then starts as a message arrives, competing with it.)
+  that would see its stream paced at one window per 10 ms.
 
 A batch, once taken off the queue, is committed and acked by a task of its own that a cancel
 does not reach: cancelling `run()` (as the daemon does on stop) must not drop a batch whose
@@ -27,7 +26,7 @@ from gateway.spool import Row, Spool, Spooled, rows
 
 MAX_ROWS = 5000
 INTERVAL_S = 0.01
-EAGER_MESSAGES = 16
+EAGER_MESSAGES = 8
 
 Pending = tuple[list[Row], Callable[[], object], int]  # rows, ack, messages acked
 

@@ -97,6 +97,9 @@ class ReadBuffer:
     def setblocking(self, flag: bool) -> None:
         self._sock.setblocking(flag)
 
+    def getsockopt(self, level: int, option: int) -> int:
+        return self._sock.getsockopt(level, option)
+
     def _read(self) -> None:
         """One socket read, once per wake-up (a steady stream must not keep the reader in
         its loop while the daemon's other tasks wait); raises what the socket raises."""

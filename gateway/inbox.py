@@ -12,6 +12,7 @@ they belong to is stored.
 """
 
 import asyncio
+import socket
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -63,11 +64,9 @@ class Inbox:
         QoS 1 acknowledgements go out together: PUBACK packets back to back, the bytes
         paho's `ack()` would queue one by one (with a log call and a system call each, and a
         TCP segment each). Every batch acked in one turn of the event loop (a commit acks
-        several) shares one write: a burst of tiny segments would use up the connection's
-        congestion window, and a lamp command sent next would wait for the broker's delayed
-        TCP acknowledgement (measured: milliseconds on loopback). They go through paho's
-        outgoing queue, so they never cut into a packet paho is still writing. Anything else
-        uses `ack()`, in order after what is already queued.
+        several) shares one write. They go through paho's outgoing queue, so they never cut
+        into a packet paho is still writing. Anything else uses `ack()`, in order after what
+        is already queued.
         """
         if all(m.qos < 2 for m in batch):
             acks = b"".join(_PUBACK.pack(PUBACK, 2, m.mid) for m in batch if m.qos == 1)
@@ -108,6 +107,12 @@ class Inbox:
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # paho has just set client._sock and sends CONNECT next: nothing was read yet.
+        # aiomqtt sets its socket options (TCP_NODELAY) only on what is a socket.socket, which
+        # the buffer is not: set here, or Nagle holds a lamp command behind the previous
+        # segment's TCP acknowledgement (milliseconds, measured by bench/latency.py).
+        if isinstance(sock, socket.socket):
+            for option in self._client._socket_options:
+                sock.setsockopt(*option)
         buffered = ReadBuffer(sock, self._deliver, mqtt5=self._mqtt5)
         client._sock = buffered
         if self._open_socket is not None:

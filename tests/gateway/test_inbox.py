@@ -1,6 +1,7 @@
 """The inbox against a real broker: every message once, in order; unacked ones come back."""
 
 import asyncio
+import socket
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from controllers.settings.site import BrokerSettings
+from gateway.framing import ReadBuffer
 from gateway.inbox import Inbox, Received
 from gateway.mqtt import client_for
 from tests.conftest import BrokerInfo
@@ -81,3 +83,14 @@ async def test_a_lost_connection_ends_the_batch_wait(broker: BrokerInfo) -> None
         client._client.disconnect()  # what a dropped link looks like to aiomqtt
         with pytest.raises(aiomqtt.MqttError):
             await asyncio.wait_for(waiting, TIMEOUT_S)
+
+
+async def test_the_buffered_socket_keeps_tcp_nodelay(broker: BrokerInfo) -> None:
+    """The daemon's socket still has TCP_NODELAY (aiomqtt sets it only on a plain socket):
+    without it a lamp command can wait milliseconds behind the previous segment."""
+    client = _client(broker, f"inbox-{uuid.uuid4().hex[:8]}", False)
+    Inbox(client)
+    async with client:
+        sock = client._client.socket()
+        assert isinstance(sock, ReadBuffer)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
