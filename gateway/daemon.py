@@ -6,7 +6,6 @@ finish (they hold `_busy`), then cancel the tasks and await them, then disconnec
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import random
@@ -21,6 +20,7 @@ from gateway.committer import Committer
 from gateway.config import Settings
 from gateway.deadletter import DeadLetterFile, letter
 from gateway.housekeeping import Housekeeping
+from gateway.inbox import Inbox
 from gateway.intake import Duplicate, Intake, Rejection
 from gateway.lighting import Lighting, Outgoing
 from gateway.lighting_services import LightingServices
@@ -28,7 +28,7 @@ from gateway.logs import event
 from gateway.mqtt import client_for
 from gateway.observe import Metrics
 from gateway.publisher import Publisher
-from gateway.spool import Spool, Spooled
+from gateway.spool import Spool, Spooled, rows
 from gateway.storage import Writer, build_writer, last_drain
 
 log = logging.getLogger("luciole.gateway")
@@ -61,6 +61,7 @@ class Daemon:
         self.spool = Spool(settings.spool_path)
         self.deadletters = DeadLetterFile(settings.deadletter_path)
         self.metrics = Metrics()
+        self._tally: Counter[tuple[str, str, str | None]] = Counter()  # published per batch
         self._connected = False
         site = settings.site
         limits = (int(site.spool_quota_mb * 1024 * 1024), site.retention_s)
@@ -155,9 +156,11 @@ class Daemon:
         attempt = 0
         while not self._stopping.is_set():
             try:
-                async with self._client() as client:
+                client = self._client()
+                inbox = Inbox(client, mqtt5=self.settings.site.broker.protocol == "5")
+                async with client:
                     attempt = 0
-                    await self._serve(client)
+                    await self._serve(client, inbox)
             except aiomqtt.MqttError as error:
                 if self._stopping.is_set():
                     break
@@ -178,16 +181,16 @@ class Daemon:
     def _client(self) -> aiomqtt.Client:
         return client_for(self.settings.site.broker, self.settings.site_path.parent)
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _serve(self, client: aiomqtt.Client, inbox: Inbox) -> None:
         self._connected = True
         self.metrics.connected(True)
         try:
-            await self._serve_connected(client)
+            await self._serve_connected(client, inbox)
         finally:
             self._connected = False
             self.metrics.connected(False)
 
-    async def _serve_connected(self, client: aiomqtt.Client) -> None:
+    async def _serve_connected(self, client: aiomqtt.Client, inbox: Inbox) -> None:
         topics = self.lighting.topics
         routes = [(route.subscription, 1) for route in self.intake.routes]
         await client.subscribe([*routes, (topics.overrides, 1), *self.services.subscriptions])
@@ -203,7 +206,7 @@ class Daemon:
         publisher = Publisher(client)
         committer = Committer(self.spool)
         tasks = [
-            asyncio.create_task(self._receive(client, publisher, committer), name="receive"),
+            asyncio.create_task(self._receive(inbox, publisher, committer), name="receive"),
             asyncio.create_task(self._tick(publisher), name="tick"),
             asyncio.create_task(committer.run(), name="commit"),
         ]
@@ -215,6 +218,7 @@ class Daemon:
                     task.cancel()
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
             await committer.flush()  # what was received is stored and acked before leaving
+            inbox.flush_acks()
             missing = await publisher.drain(DRAIN_TIMEOUT_S)
             if missing:
                 event(
@@ -230,15 +234,19 @@ class Daemon:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
-    async def _receive(
-        self, client: aiomqtt.Client, publisher: Publisher, committer: Committer
-    ) -> None:
-        paho = client._client
-        async for message in client.messages:
+    async def _receive(self, inbox: Inbox, publisher: Publisher, committer: Committer) -> None:
+        """Handle what arrived, in order; store its readings, then ack it, as one batch."""
+        while True:
+            batch = await inbox.batch()
+            spooled: list[Spooled] = []
             async with self._busy:
-                payload = _payload_bytes(message.payload)
-                stored = await self._handle(publisher, str(message.topic), payload)
-            committer.add(stored, functools.partial(paho.ack, message.mid, message.qos))
+                now_s = self._clock.now()  # they came in one read: one arrival time
+                for message in batch:
+                    spooled += await self._handle(publisher, message.topic, message.payload, now_s)
+                self.lighting.settle()
+                self.metrics.messages(self._tally)
+                self._tally.clear()
+            committer.add_rows(rows(spooled), inbox.acker(batch), len(batch))
 
     async def _tick(self, publisher: Publisher) -> None:
         while True:
@@ -249,9 +257,10 @@ class Daemon:
                     await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
             await self._clock.sleep(self.settings.site.tick_s)
 
-    async def _handle(self, publisher: Publisher, topic: str, payload: bytes) -> list[Spooled]:
+    async def _handle(
+        self, publisher: Publisher, topic: str, payload: bytes, now_s: float
+    ) -> list[Spooled]:
         """Act on one message; the readings it yielded, to be stored before the ack."""
-        now_s = self._clock.now()
         if self.services.handles(topic):
             problem = self.services.lamp_state(topic, payload)
             if problem is not None:
@@ -266,14 +275,14 @@ class Daemon:
         result = self.intake.message(topic, payload, now_s, route)
         source = route.format if route is not None else "unrouted"
         if isinstance(result, Rejection):
-            self.metrics.message(source, "rejected", result.reason)
+            self._tally[source, "rejected", result.reason] += 1
             await self._reject(publisher, topic, payload, result)
             return []
         if isinstance(result, Duplicate):
-            self.metrics.message(source, "duplicate")
+            self._tally[source, "duplicate", None] += 1
             self.stats["duplicates"] += 1
             return []
-        self.metrics.message(source, "accepted")
+        self._tally[source, "accepted", None] += 1
         self.stats["accepted"] += 1
         raised = [self.lighting.accept(reading, now_s) for reading in result.readings]
         if any(raised):
@@ -326,9 +335,3 @@ class Daemon:
     async def _wait_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-
-def _payload_bytes(payload: object) -> bytes:
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    return b"" if payload is None else str(payload).encode("utf-8")

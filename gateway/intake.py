@@ -21,6 +21,8 @@ from gateway.readings import Normaliser, Reading
 from gateway.spool import Spooled
 from gateway.topics import Topics
 
+ROUTE_MEMORY_TOPICS = 10_000
+
 
 @dataclass(frozen=True)
 class Rejection:
@@ -92,10 +94,21 @@ class Intake:
         self._decode_only = decode_only  # `luciole decode` without a registry
         self._owner = {n.lower(): d for d, dev in site.devices.items() for n in dev.network_ids}
         self._recent = RecentUplinks()
+        self._route_of: dict[str, Route | None] = {}
         self._normaliser = Normaliser()
 
     def route(self, topic: str) -> Route | None:
-        return next((r for r in self.routes if topic_matches_sub(r.filter, topic)), None)
+        """The first route whose filter matches `topic` (remembered: matching costs more than
+        decoding a small payload, and a site's devices keep their topics)."""
+        try:
+            return self._route_of[topic]
+        except KeyError:
+            pass
+        found = next((r for r in self.routes if topic_matches_sub(r.filter, topic)), None)
+        if len(self._route_of) >= ROUTE_MEMORY_TOPICS:
+            self._route_of.clear()  # a flood of made-up topics must not grow it without end
+        self._route_of[topic] = found
+        return found
 
     def message(
         self, topic: str, payload: bytes, received_s: float, route: Route | None = None

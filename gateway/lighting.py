@@ -45,6 +45,7 @@ class Lighting:
         self._filter = CommandFilter(self.topology.size)
         self._seq = 0
         self.last_step: Step | None = None
+        self._spoke: dict[float, set[str]] = {}  # heard at → segments, for the next step
         sensed = {d.segment for d in site.devices.values()}
         self.engine.register_sensors(self._indices(sensed), now_s)
 
@@ -59,15 +60,27 @@ class Lighting:
         """Feed one reading; True when it raised presence (commands should go out now).
 
         Presence counts from when the gateway heard it, not from the device's clock, which
-        may be skewed or, for a counter's period total, minutes old.
+        may be skewed or, for a counter's period total, minutes old. Any other reading only
+        says that its segment's sensors are alive: the engine is told by `settle()` (which the
+        daemon calls after each batch of messages, and `commands()` calls first), once for
+        everything heard at one time, instead of once per reading.
         """
-        segment = self._indices([reading.segment])
         if isinstance(reading, PedestrianReading) and reading.count > 0:
             direction = np.array([_DIRECTION[reading.direction]])
+            segment = self._indices([reading.segment])
             self.engine.detect(segment, direction, received_s, np.array([reading.count]))
             return True
-        self.engine.seen(segment, received_s)
+        spoke = self._spoke.get(received_s)
+        if spoke is None:
+            spoke = self._spoke[received_s] = set()
+        spoke.add(reading.segment)
         return False
+
+    def settle(self) -> None:
+        """Give the engine the segments whose sensors spoke since the last call."""
+        for heard_s, segments in self._spoke.items():
+            self.engine.seen(self._indices(segments), heard_s)
+        self._spoke.clear()
 
     def override_message(self, target: str, payload: bytes, now_s: float) -> str | None:
         """An override as it arrives on its topic; an error text if it cannot be applied."""
@@ -93,6 +106,7 @@ class Lighting:
 
     def commands(self, now_s: float) -> list[Outgoing]:
         """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
+        self.settle()
         step = self.engine.step(now_s)
         self.last_step = step
         rules = self.engine.policy.commands

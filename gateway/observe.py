@@ -9,7 +9,7 @@ authenticated (reach it from elsewhere through a reverse proxy or an SSH tunnel)
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 
 from prometheus_client import (
@@ -81,8 +81,8 @@ class Metrics:
     def _gauge(self, name: str, help_text: str) -> Gauge:
         return Gauge(f"luciole_{name}", help_text, registry=self.registry)
 
-    def message(self, format: str, outcome: str, reason: str | None = None) -> None:
-        """Count one message; a rejected one is also counted under its reason."""
+    def message(self, format: str, outcome: str, reason: str | None = None, n: int = 1) -> None:
+        """Count `n` messages; rejected ones are also counted under their reason."""
         if outcome not in OUTCOMES:
             # Label values are series: an unchecked string would grow them without bound.
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
@@ -94,9 +94,15 @@ class Metrics:
             for each in OUTCOMES:
                 self._messages.labels(format, each)
             self._formats.add(format)
-        self._messages.labels(format, outcome).inc()
+        self._messages.labels(format, outcome).inc(n)
         if outcome == "rejected":
-            self._rejections.labels(reason or "unspecified").inc()
+            self._rejections.labels(reason or "unspecified").inc(n)
+
+    def messages(self, tally: Mapping[tuple[str, str, str | None], int]) -> None:
+        """Count many messages at once, by (format, outcome, reason): a counter update takes
+        a lock and a label lookup, more than a busy daemon should spend per message."""
+        for (format, outcome, reason), n in tally.items():
+            self.message(format, outcome, reason, n)
 
     def command(self, n: int) -> None:
         self._commands.inc(n)

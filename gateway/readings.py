@@ -202,6 +202,8 @@ def _bin(device_id: str, device: Device, ts_s: float, values: Mapping[str, objec
 
 
 def _number(value: object) -> float:
+    if type(value) is float:  # the common case, without the checks below
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number (got {value!r})")
     return float(value)
@@ -217,4 +219,6 @@ def _direction(value: object) -> str | None:
 
 def _alarms(values: Mapping[str, object]) -> tuple[str, ...]:
     alarms = values.get("alarms", ())
+    if not alarms:
+        return ()
     return tuple(sorted({str(a) for a in alarms})) if isinstance(alarms, list | tuple) else ()

@@ -33,6 +33,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from gateway.readings import Reading
 
@@ -240,4 +241,9 @@ def _reading(kind: str, body: str) -> dict[str, object]:
 
 
 def _kind(reading: Reading) -> str:
-    return type(reading).__name__.removesuffix("Reading").lower()
+    return _KINDS[type(reading)]
+
+
+_KINDS: dict[type, str] = {
+    kind: kind.__name__.removesuffix("Reading").lower() for kind in get_args(Reading)
+}

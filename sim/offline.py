@@ -159,6 +159,7 @@ class BatchPipeline:
         self, now_s: float
     ) -> tuple[IntArray, Float32Array, Float32Array, npt.NDArray[np.int8]]:
         """Step the engine; (segments, levels, ramps, reasons) of the commands due now."""
+        self.lighting.settle()  # readings that raised nothing, told once, as commands() does
         step = self.lighting.engine.step(now_s)
         rules = self.lighting.policy.commands
         due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)

@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,7 +82,8 @@ class Mosquitto:
     def start(self) -> None:
         conf = self.workdir / "mosquitto.conf"
         # set_tcp_nodelay: without it mosquitto holds small packets up to ~40 ms (Nagle).
-        settings = [*self.settings, "persistence false", "set_tcp_nodelay true"]
+        # A test's own settings come last: mosquitto takes the last value of an option.
+        settings = ["persistence false", "set_tcp_nodelay true", *self.settings]
         conf.write_text("\n".join([f"listener {self.port} 127.0.0.1", *settings, ""]))
         log = self.workdir / "mosquitto.log"
         self._process = subprocess.Popen(
@@ -202,11 +205,25 @@ class Victoria:
             stderr=subprocess.PIPE,
         )
         assert self.process.stderr is not None
-        for output in self.process.stderr:  # until it says it has started (or exits)
-            if b"started VictoriaMetrics" in output:
+        for output in self.process.stderr:  # until it says it starts serving (or exits)
+            if b"starting http server at" in output:
                 threading.Thread(target=self.process.stderr.read, daemon=True).start()
+                self._until_listening()
                 return
         raise RuntimeError("victoria-metrics did not start")
+
+    def _until_listening(self) -> None:
+        """It logs that line just before it binds the port (a restarted one could be refused
+        for a moment): connect until the port answers, as a client would."""
+        deadline = time.monotonic() + BROKER_START_TIMEOUT_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1.0).close()
+                return
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("victoria-metrics did not open its port") from None
+                time.sleep(0.005)  # an external process's bind, which sends no event
 
     def stop(self) -> None:
         if self.process is not None:

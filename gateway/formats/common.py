@@ -121,6 +121,8 @@ def opt_uint(obj: Mapping[str, object], key: str, where: str, maximum: int) -> i
 
 def real(value: object) -> float | None:
     """A finite real number (bool is not one), or None."""
+    if type(value) is float:  # the common case, without the abstract-class check below
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     try:
@@ -208,7 +210,7 @@ def make_decoded(
     rejection word when they do not (a reading without its key values is `no_readings`)."""
     if ts_s is not None and real(ts_s) is None:
         raise DecodeError(reason, f"time {ts_s!r} is out of range")
-    if not isinstance(values, Mapping):
+    if type(values) is not dict and not isinstance(values, Mapping):
         raise DecodeError(reason, f"values must be a mapping, got {type(values).__name__}")
     allowed = VALUE_KEYS[kind]
     unknown = [key for key in values if key not in allowed]
@@ -245,7 +247,8 @@ def _checked_value(kind: Kind, key: str, value: object, reason: str) -> object:
         return int(number)
     if number < 0 and key not in _SIGNED_KEYS:
         raise DecodeError(reason, f"{key} must be ≥ 0, got {value!r:.40}")
-    return int(value) if isinstance(value, numbers.Integral) else number
+    integral = type(value) is int or isinstance(value, numbers.Integral)
+    return int(value) if integral else number  # type: ignore[call-overload]
 
 
 def _checked_alarms(kind: Kind, value: object, reason: str) -> list[str]:

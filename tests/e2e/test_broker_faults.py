@@ -1,17 +1,29 @@
 """The daemon against a broker that goes away: restarts and absences lose nothing."""
 
+import asyncio
 import json
+import shutil
 import signal
+import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 import pytest
 
 from gateway.spool import Spool
-from tests.conftest import Embedded, Mosquitto, new_broker
-from tests.e2e.support import Lamps, running_daemon, stderr_until, until_handled, write_site
+from tests.conftest import Embedded, Mosquitto, mosquitto_path, new_broker
+from tests.e2e.support import (
+    TIMEOUT_S,
+    Lamps,
+    running_daemon,
+    stderr_until,
+    until_handled,
+    write_site,
+)
 
 
 @pytest.fixture
@@ -101,3 +113,80 @@ async def test_kill_9_mid_stream_loses_and_repeats_nothing(
     spool = Spool(tmp_path / "spool" / "luciole.db")
     rows = [body for _, body in spool.unwritten(10 * total) if body["kind"] == "water"]
     assert sorted(round(float(str(r["total_m3"])) * 100) - 1000 for r in rows) == list(range(total))
+
+
+@pytest.fixture
+def persistent_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """mosquitto keeping its sessions on disk across a restart, as a production one does."""
+    binary = mosquitto_path()
+    if binary is None:
+        pytest.skip("needs mosquitto: the embedded broker keeps no session across a restart")
+    # mosquitto drops root for its own user, which must be able to write there.
+    store = Path(tempfile.mkdtemp(prefix="luciole-mosquitto-"))
+    store.chmod(0o777)
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    settings = ("allow_anonymous true", "persistence true", f"persistence_location {store}/")
+    broker = Mosquitto(binary, workdir, settings=settings)
+    broker.start()
+    yield broker
+    broker.stop()
+    shutil.rmtree(store, ignore_errors=True)
+
+
+class Publisher:
+    """A sensor gateway's publisher: QoS 1, persistent session, paho's own reconnects."""
+
+    def __init__(self, port: int, client_id: str) -> None:
+        self.acked: set[int] = set()
+        self.all_acked = threading.Event()
+        self.expected: set[int] = set()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
+        )
+        self.client.on_publish = self._on_publish
+        self.client.reconnect_delay_set(min_delay=0.05, max_delay=0.5)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_publish(self, _client: object, _userdata: object, mid: int, *_: object) -> None:
+        self.acked.add(mid)
+        if self.expected and self.expected <= self.acked:
+            self.all_acked.set()
+
+    def publish(self, topic: str, body: str) -> None:
+        self.expected.add(self.client.publish(topic, body, qos=1).mid)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def test_broker_restart_mid_stream_loses_and_repeats_nothing(
+    tmp_path: Path, persistent_broker: Mosquitto
+) -> None:
+    """The broker restarts while readings stream in: every reading is stored, once."""
+    site_id = f"bounce-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, persistent_broker.info, site_id, "30%")
+    total, topic = 600, f"luciole/{site_id}/sensor/water/meter-1"
+    sender = Publisher(persistent_broker.port, f"meters-{site_id}")
+    try:
+        async with running_daemon(site) as daemon:
+            await stderr_until(daemon, "connected")
+            for seq in range(total):
+                if seq == total // 3:
+                    await asyncio.to_thread(persistent_broker.stop)  # sessions saved to disk
+                    await asyncio.to_thread(persistent_broker.start)
+                sender.publish(topic, json.dumps({"total_m3": 10 + seq / 100, "seq": seq}))
+            assert await asyncio.to_thread(sender.all_acked.wait, TIMEOUT_S), "broker lost some"
+            await stderr_until(daemon, "connected")  # back on the restarted broker
+            async with aiomqtt.Client("127.0.0.1", persistent_broker.port) as c:
+                await until_handled(c, Lamps(c, site_id), topic)
+            daemon.send_signal(signal.SIGTERM)
+            await stderr_until(daemon, "stopped")
+    finally:
+        sender.close()
+    spool = Spool(tmp_path / "spool" / "luciole.db")
+    rows = [body for _, body in spool.unwritten(10 * total) if body["kind"] == "water"]
+    stored = sorted(round(float(str(r["total_m3"])) * 100) - 1000 for r in rows)
+    assert stored == list(range(total))

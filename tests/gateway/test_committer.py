@@ -82,3 +82,36 @@ async def test_a_failed_commit_acks_nothing_and_is_reported(tmp_path: Path) -> N
     else:
         raise AssertionError("flush() hid a failed commit")
     assert acked == []
+
+
+class RecordingSpool(Spool):
+    """A real spool that tells the test the size of each commit."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.commits: list[int] = []
+        self.committed = threading.Event()
+
+    def append_rows(self, prepared: list[tuple[float, str, str, str | None, int, str]]) -> int:  # type: ignore[override]
+        count = super().append_rows(prepared)
+        self.commits.append(len(prepared))
+        self.committed.set()
+        return count
+
+
+async def test_a_trickle_is_gathered_and_enough_messages_commit_at_once(tmp_path: Path) -> None:
+    """Below `eager_messages` the committer waits (up to its interval); reaching it, it
+    commits everything gathered in one transaction, without waiting out the interval."""
+    spool = RecordingSpool(tmp_path / "spool.db")
+    committer = Committer(spool, interval_s=3600.0, eager_messages=16)
+    running = asyncio.create_task(committer.run())
+    acked: list[int] = []
+    for seq in range(16):
+        committer.add([_walker(seq)], lambda seq=seq: acked.append(seq))
+        await asyncio.sleep(0)  # let run() see each arrival, as it would between messages
+    assert await asyncio.to_thread(spool.committed.wait, WAIT_S)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await asyncio.wait_for(committer.flush(), WAIT_S)
+    assert spool.commits == [16]
+    assert acked == list(range(16))

@@ -241,3 +241,20 @@ def test_explain_names_each_layer_of_the_last_step(lighting: Lighting) -> None:
     assert why["override"] is False
     assert why["schedule"] == "0.3 (night_level)"
     assert lighting.explain("b-2")["presence"] is False
+
+
+def test_a_quiet_reading_keeps_its_segment_out_of_failsafe() -> None:
+    """A bin reading, told to the engine only at the next step, still counts as its sensor
+    speaking: b-1 stays at the night level while silent a-2 falls back to fail-safe."""
+    policy = POLICY.model_copy(
+        update={
+            "failsafe": POLICY.failsafe.model_copy(update={"stale_after_s": 600.0, "level": 0.9})
+        }
+    )
+    lighting = Lighting(SITE, policy, NIGHT)
+    lighting.commands(NIGHT)
+    bin_reading = BinReading(device_id="bin-1", segment="b-1", ts_s=NIGHT, fill_ratio=0.5)
+    assert lighting.accept(bin_reading, NIGHT + 500) is False
+    out = by_segment(lighting.commands(NIGHT + 700))
+    assert (out["a-2"].command.reason, out["a-2"].command.level) == ("failsafe", 0.9)
+    assert out["b-1"].command.reason == "schedule"  # refreshed, not fallen back
