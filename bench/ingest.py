@@ -170,7 +170,8 @@ def _stored_rows(path: Path) -> int:
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            count: int = db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+            query = "SELECT COUNT(*) FROM readings WHERE kind = 'water'"  # not energy, alerts
+            count: int = db.execute(query).fetchone()[0]
             return count
     except sqlite3.OperationalError:
         return 0  # not created yet

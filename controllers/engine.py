@@ -136,7 +136,11 @@ class Engine:
         """Swap the policy between steps; presence, overrides, flows and fades carry over, so
         levels continue from where the lamps are, within the new ramp limits."""
         self.policy = policy
+        previous: Resolved | None = getattr(self, "_resolved", None)
         self._resolved = resolve_policy(policy, self.topology)
+        was_staggered = previous is not None and previous.staggered
+        if self._resolved.staggered and not was_staggered:
+            self._ahead_from_s.fill(-np.inf)  # windows opened under the old policy stay open
         self._programs = [Program(self._clock, s) for s in self._resolved.schedules]
         if policy.traffic.window_s != self._flow.window_s:
             self._flow = Flow(self.topology, policy.traffic.window_s)  # a new window starts
@@ -181,7 +185,8 @@ class Engine:
         # Counted even while traffic is off, so that a policy turning it on starts informed.
         slots = self._flow.add(segments, np.asarray(walkers, dtype=np.int64), now_s)
         if len(slots) and self._traffic_on:
-            moved = self._classes.update(self._flow.covered(slots), self._flow, resolved)
+            covered = self._flow.covered(np.unique(slots))
+            moved = self._classes.update(covered, self._flow, resolved)
             self._baseline.classes_moved(moved, resolved, self._classes.level)
 
     def _look_ahead(
@@ -197,14 +202,16 @@ class Engine:
         one still running merge into one (the earlier start, the later end)."""
         resolved = self._resolved
         ahead, origin, distance_m = self.topology.ahead_with_distance(segments, directions, steps)
-        np.maximum.at(self._presence_until_s, ahead, until_s[origin])
-        source = segments[origin]
-        travel_s = distance_m / resolved.fastest_walker_mps[source] - resolved.lead_s[source]
-        opens_s = now_s + np.maximum(travel_s, 0.0)
-        ended = ahead[self._ahead_until_s[ahead] <= now_s]
-        self._ahead_from_s[ended] = np.inf  # a window that ended does not reach back
-        np.minimum.at(self._ahead_from_s, ahead, opens_s)
-        np.maximum.at(self._ahead_until_s, ahead, until_s[origin])
+        ends_s = until_s[origin]
+        np.maximum.at(self._presence_until_s, ahead, ends_s)
+        if resolved.staggered:
+            source = segments[origin]
+            travel_s = distance_m / resolved.fastest_walker_mps[source] - resolved.lead_s[source]
+            opens_s = now_s + np.maximum(travel_s, 0.0)
+            ended = ahead[self._ahead_until_s[ahead] <= now_s]
+            self._ahead_from_s[ended] = np.inf  # a window that ended does not reach back
+            np.minimum.at(self._ahead_from_s, ahead, opens_s)
+        np.maximum.at(self._ahead_until_s, ahead, ends_s)
 
     def set_override(self, segments: IntArray, level: float, until_s: float) -> None:
         self._override_level[segments] = level

@@ -89,8 +89,11 @@ def ahead(
     steps: IntArray,
     length_m: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """(segments, origin, distance_m) reached in 1 to `steps[origin]` steps from each start,
-    duplicates removed per origin; the start segments themselves are not included.
+    """(segments, origin, distance_m) reached in 1 to `steps[origin]` steps from each start;
+    the start segments themselves are not included. Once a walk forks, each (origin, state)
+    is kept once, by its shortest walk, so that junctions cannot multiply the work; before
+    any fork walks cannot meet (bar the two walks of an undirected start around a ring of
+    streets, whose repeats are harmless: callers take maxima and minima).
 
     `distance_m` is how far a walker who just entered its start segment walks before entering
     each segment (the shortest way, when junctions give several): the lengths of the segments
@@ -100,22 +103,19 @@ def ahead(
     size = (len(graph.ptr) - 1) // 2
     lengths = np.zeros(size) if length_m is None else length_m
     walked = np.zeros(len(states))
+    branched = False
     found: list[tuple[IntArray, IntArray, FloatArray]] = []
     for hop in range(1, int(steps.max(initial=0)) + 1):
         keep = steps[origin] >= hop
         states, origin, walked = states[keep], origin[keep], walked[keep]
         walked = walked + lengths[states // 2]
-        states, parent = _successors(graph, states, np.arange(len(states)))
+        states, parent, forked = _successors(graph, states, np.arange(len(states)))
         if len(states) == 0:
             break
         origin, walked = origin[parent], walked[parent]
-        # A junction can lead back where a walker was; one entry per (origin, state) is
-        # enough, the one reached by the shortest walk.
-        key = origin * (2 * size) + states
-        order = np.lexsort((walked, key))
-        key = key[order]
-        first = order[np.concatenate(([True], key[1:] != key[:-1]))]
-        states, origin, walked = states[first], origin[first], walked[first]
+        branched |= forked
+        if branched:
+            states, origin, walked = _shortest_per_state(states, origin, walked, size)
         found.append((states // 2, origin, walked))
     if not found:
         empty = np.zeros(0, dtype=np.int64)
@@ -124,16 +124,34 @@ def ahead(
     return segments, origins, distances
 
 
-def _successors(graph: StateGraph, states: IntArray, origin: IntArray) -> tuple[IntArray, IntArray]:
-    """Every successor of every state, with the origin it inherits."""
+def _shortest_per_state(
+    states: IntArray, origin: IntArray, walked: FloatArray, size: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """One entry per (origin, state), the one reached by the shortest walk: a junction can
+    lead back where a walker was, and forks can meet again."""
+    key = origin * (2 * size) + states
+    order = np.lexsort((walked, key))
+    key = key[order]
+    first = order[np.concatenate(([True], key[1:] != key[:-1]))]
+    return states[first], origin[first], walked[first]
+
+
+def _successors(
+    graph: StateGraph, states: IntArray, origin: IntArray
+) -> tuple[IntArray, IntArray, bool]:
+    """Every successor of every state, with the origin it inherits; whether any state had
+    more than one."""
     first = graph.ptr[states]
     counts = graph.ptr[states + 1] - first
     total = int(counts.sum())
     if total == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
+        return empty, empty, False
+    if total == len(states) and (counts == 1).all():  # no fork, no dead end: a plain gather
+        return graph.successor[first], origin, False
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return graph.successor[np.repeat(first, counts) + offsets], np.repeat(origin, counts)
+    forked = bool(counts.max() > 1)
+    return graph.successor[np.repeat(first, counts) + offsets], np.repeat(origin, counts), forked
 
 
 def nearest_source(

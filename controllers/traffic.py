@@ -62,7 +62,8 @@ class Flow:
         return np.flatnonzero(fell) if fell.any() else _NONE
 
     def add(self, segments: IntArray, counts: IntArray, now_s: float) -> IntArray:
-        """Count walkers on counter segments; the counter slots that changed."""
+        """Count walkers on counter segments; the counter slots that changed, once per walker
+        (repeats left in: only a caller that acts on them pays for removing them)."""
         self.advance(now_s)
         slots = self.slot[segments]
         counted = slots >= 0
@@ -70,7 +71,7 @@ class Flow:
         assert self._bucket is not None
         np.add.at(self._ring[self._bucket % BUCKETS], slots, counts)
         np.add.at(self._total, slots, counts)
-        return np.unique(slots)
+        return slots
 
     def per_h(self, slots: IntArray) -> FloatArray:
         """Pedestrians per hour at these counters over the window."""

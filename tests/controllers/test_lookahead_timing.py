@@ -56,3 +56,13 @@ def test_staggered_windows_with_a_level_of_their_own_ahead() -> None:
     assert level["long-1"] == 1.0
     assert np.isclose(level["long-2"], 0.6)
     assert np.isclose(level["long-3"], 0.3)
+
+
+def test_turning_staggering_on_keeps_the_windows_already_open() -> None:
+    """A reload that adds fastest_walker_mps leaves running look-ahead windows lit."""
+    engine = make_engine(presence={"lookahead_segments": 3})
+    detect(engine, "long-1", +1)
+    assert raised(engine, NIGHT + 1) == {"long-1", "long-2", "long-3", "long-4"}
+    staggered = make_engine(presence=STAGGERED).policy
+    engine.replace_policy(staggered)
+    assert raised(engine, NIGHT + 2) == {"long-1", "long-2", "long-3", "long-4"}
