@@ -1,6 +1,7 @@
 """MQTT topic names of the wire contract (DESIGN.md, "Wire contracts")."""
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -10,9 +11,18 @@ class Topics:
     prefix: str
     site: str
 
-    @property
+    @cached_property
     def root(self) -> str:
+        # Cached: the parse methods run for every message the daemon receives.
         return f"{self.prefix}/{self.site}"
+
+    @cached_property
+    def _lamp_prefix(self) -> str:
+        return f"{self.root}/lamp/"
+
+    @cached_property
+    def _override_prefix(self) -> str:
+        return f"{self.root}/override/"
 
     @property
     def sensors(self) -> str:
@@ -49,9 +59,11 @@ class Topics:
 
     def parse_lamp_state(self, topic: str) -> str | None:
         """The segment id of a lamp state topic, or None."""
-        prefix, suffix = f"{self.root}/lamp/", "/state"
+        prefix, suffix = self._lamp_prefix, "/state"
+        if not topic.startswith(prefix):
+            return None
         segment = topic.removeprefix(prefix).removesuffix(suffix)
-        if topic.startswith(prefix) and topic.endswith(suffix) and segment and "/" not in segment:
+        if topic.endswith(suffix) and segment and "/" not in segment:
             return segment
         return None
 
@@ -69,6 +81,8 @@ class Topics:
 
     def parse_override(self, topic: str) -> str | None:
         """The target (segment, street or `all`) of an override topic, or None."""
-        prefix = f"{self.root}/override/"
+        prefix = self._override_prefix
+        if not topic.startswith(prefix):
+            return None
         target = topic.removeprefix(prefix)
-        return target if topic.startswith(prefix) and target and "/" not in target else None
+        return target if target and "/" not in target else None

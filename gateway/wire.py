@@ -86,7 +86,7 @@ class WaterPayload(BaseModel):
     seq: int | None = Field(default=None, ge=0)
     total_m3: float = Field(ge=0)
     flow_m3h: float | None = Field(default=None, ge=0)
-    alarms: list[str] = []
+    alarms: list[str] = Field(default_factory=list)  # no deep copy of a default per message
 
 
 SensorPayload = PedestrianPayload | BinPayload | WaterPayload
