@@ -315,7 +315,8 @@ class Daemon:
         )
         record = letter(topic, rejection.reason, rejection.detail, payload, self._clock.now())
         await asyncio.to_thread(self.deadletters.write, record)
-        await publisher.publish(self.lighting.topics.deadletter, json.dumps(record), qos=1)
+        if self.settings.site.deadletter_topic:
+            await publisher.publish(self.lighting.topics.deadletter, json.dumps(record), qos=1)
 
     async def _publish(self, publisher: Publisher, commands: list[Outgoing]) -> None:
         for out in commands:

@@ -154,6 +154,9 @@ class SiteConfig(BaseModel):
     deadletter_path: str = Field(
         default="spool/deadletter.jsonl", description="refused messages; relative to this file"
     )
+    deadletter_topic: bool = Field(
+        default=True, description="also publish every refused message on the dead-letter topic"
+    )
     segments: list[Segment] = Field(min_length=1)
     sources: list[Source] = []
     influx: InfluxSettings | None = None

@@ -76,6 +76,27 @@ async def test_rejected_message_goes_to_deadletter(
             await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
 
 
+async def test_deadletter_topic_can_be_switched_off(
+    tmp_path: Path, broker: BrokerInfo, site_id: str
+) -> None:
+    """With deadletter_topic: false a refused message is kept in the file, not published."""
+    site = write_site(tmp_path, broker, site_id, "30%", extra="deadletter_topic: false\n")
+    topic = f"luciole/{site_id}/sensor/pedestrian/counter-2"
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"test-{site_id}") as client:
+        lamps = Lamps(client, site_id)
+        await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        await client.subscribe(f"{lamps.root}/deadletter", qos=1)
+        async with running_daemon(site):
+            await lamps.until(lambda: len(lamps.latest) == 5)
+            await client.publish(topic, b"{not json", qos=1)
+            # Handled in order on one topic: once the presence is served, the refusal was.
+            await client.publish(topic, json.dumps({"count": 1}), qos=1)
+            await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
+            kept = (tmp_path / "spool" / "deadletter.jsonl").read_text().splitlines()
+            assert [json.loads(line)["reason"] for line in kept] == ["bad_json"]
+            assert lamps.deadletters == []
+
+
 async def test_sighup_reload_keeps_old_policy_when_new_is_invalid(
     tmp_path: Path, broker: BrokerInfo, site_id: str
 ) -> None:
