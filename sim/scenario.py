@@ -13,7 +13,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, model_validator
 
 from controllers.settings.loader import load_model
-from controllers.settings.site import LightingClass
+from controllers.settings.site import LightingClass, SiteInfo
 from controllers.settings.types import (
     STRICT,
     Identifier,
@@ -32,17 +32,6 @@ class Night(BaseModel):
     model_config = STRICT
     date: dt.date
     margin_s: NonNegativeSeconds = 20 * 60
-
-
-class Place(BaseModel):
-    """Where the site is; the sun and local hours depend on it."""
-
-    model_config = STRICT
-    id: Identifier
-    name: str = ""
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    timezone: str = "UTC"
 
 
 class Counts(BaseModel):
@@ -187,7 +176,7 @@ class Scenario(BaseModel):
     description: str = ""
     night: Night
     site_file: str | None = Field(default=None, description="a site file, relative to this one")
-    place: Place | None = None
+    place: SiteInfo | None = None  # where the site is, as in a site file
     streets: list[Street] = []
     junctions: list[Junction] = []
     counts: Counts | None = None
