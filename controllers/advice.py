@@ -13,9 +13,7 @@ Each warning names the key that set the value (the top level, a group, a street 
 
 from collections.abc import Callable
 
-import numpy as np
-
-from controllers.classes import AVERAGE_LUX, QUIETEST, class_level
+from controllers.classes import AVERAGE_LUX, QUIETEST
 from controllers.levels import describe
 from controllers.resolve import Path, Resolved, resolve_policy, set_by
 from controllers.settings.policy import Layer, Policy
@@ -52,8 +50,7 @@ def _with_examples(message: str, segments: set[int], topology: Topology) -> str:
 def _floor_below_p6(
     resolved: Resolved, topology: Topology, layer: Layer, members: IntArray
 ) -> tuple[str, str, BoolArray, str]:
-    quietest = class_level(topology.lux_at_full_lx[members], np.full(len(members), QUIETEST))
-    bad = resolved.floor[members] < quietest - _EPSILON
+    bad = resolved.floor[members] < topology.lowest_class_level[members] - _EPSILON
     spec = describe(layer.limits.floor)
     message = (
         f"the floor {spec} is below the lowest lighting class P6 ({AVERAGE_LUX[QUIETEST]:g} lx):"
@@ -76,7 +73,7 @@ def _floor_above_max(
 def _occupied_below_rated(
     resolved: Resolved, topology: Topology, layer: Layer, members: IntArray
 ) -> tuple[str, str, BoolArray, str]:
-    bad = resolved.occupied_level[members] < resolved.rated_level[members] - _EPSILON
+    bad = resolved.occupied_level[members] < topology.rated_level[members] - _EPSILON
     message = (
         f"presence.level {describe(layer.presence.level)} is below the rated class: walkers "
         "get less light than the street's standard; level: rated avoids it"

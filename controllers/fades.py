@@ -3,12 +3,13 @@
 Lamps fade themselves (as DALI drivers do) from where they are to the new target over the
 command's `ramp_s`. To honour the fastest allowed change (`limits.max_ramp_per_s`) the fade
 must be long enough for the distance the lamp actually has to travel, which depends on where
-it is in its previous fade: hence this small model, the same linear fade as controllers.lamps.
+it is in its previous fade: hence this small model, on the linear fade of controllers.lamps.
 Only segments whose target changed are touched.
 """
 
 import numpy as np
 
+from controllers.lamps import fade_level
 from controllers.topology import Float32Array, IntArray
 
 
@@ -22,12 +23,9 @@ class Fades:
 
     def current(self, segments: IntArray, target: Float32Array, now_s: float) -> Float32Array:
         """Where these lamps are at `now_s`, fading towards `target` (their previous targets)."""
-        span = self.ramp_s[segments]
-        elapsed = now_s - self.start_s[segments]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            progress = np.where(span > 0, np.clip(elapsed / span, 0.0, 1.0), 1.0)
         start = self.start_level[segments]
-        level: Float32Array = (start + (target - start) * progress).astype(np.float32)
+        span_s, start_s = self.ramp_s[segments], self.start_s[segments]
+        level: Float32Array = fade_level(start, target, start_s, span_s, now_s).astype(np.float32)
         return level
 
     def retarget(

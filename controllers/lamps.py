@@ -1,12 +1,27 @@
 """Lamps that fade: a linear ramp from the level at command time to the target over `ramp_s`.
 
-The same model serves the simulator's lamps and the controller's energy estimate, so what the
-controller expects a lamp to draw and what a simulated lamp draws cannot drift apart.
+The same model (`fade_level`) serves the simulator's lamps and the controller's fades (which
+lengthen a fade to honour the ramp limit from where the lamp is), so where the controller
+expects a lamp to be and where a simulated lamp is cannot drift apart.
 """
 
 import numpy as np
+import numpy.typing as npt
 
 from controllers.topology import FloatArray, IntArray
+
+_Levels = npt.NDArray[np.floating]
+
+
+def fade_level(
+    start_level: _Levels, target: _Levels, start_s: _Levels, span_s: _Levels, now_s: float
+) -> _Levels:
+    """Where lamps fading linearly from `start_level` (at `start_s`, over `span_s`) towards
+    `target` are at `now_s` (at or after the fade started; a zero span is already there)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        progress = np.where(span_s > 0, np.clip((now_s - start_s) / span_s, 0.0, 1.0), 1.0)
+    level: _Levels = start_level + (target - start_level) * progress
+    return level
 
 
 class LampBank:
@@ -32,9 +47,6 @@ class LampBank:
 
     def level(self, now_s: float) -> FloatArray:
         """Every lamp's level at `now_s` (at or after the last command)."""
-        span = self._end_s - self._start_s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            progress = np.where(span > 0, (now_s - self._start_s) / span, 1.0)
-        progress = np.clip(progress, 0.0, 1.0)
-        level: FloatArray = self._start_level + (self._target_level - self._start_level) * progress
-        return level
+        span_s = self._end_s - self._start_s
+        level = fade_level(self._start_level, self._target_level, self._start_s, span_s, now_s)
+        return level.astype(np.float64, copy=False)  # already float64: no copy

@@ -57,7 +57,6 @@ class Resolved:
     max_ramp_per_s: Float32Array
     failsafe_level: Float32Array
     stale_after_s: FloatArray
-    rated_level: Float32Array
 
     @cached_property
     def same_ahead(self) -> bool:
@@ -223,7 +222,6 @@ def _arrays(
             "max_ramp_per_s": limits.max_ramp_per_s or np.inf,
             "failsafe_level": np.minimum(resolve(failsafe.level, topology, idx), top),
             "stale_after_s": failsafe.stale_after_s or np.inf,
-            "rated_level": resolve("rated", topology, idx),
         }
         for name, value in values.items():
             out[name][idx] = value
@@ -244,7 +242,6 @@ _ARRAY_TYPES = {
     "max_ramp_per_s": np.float32,
     "failsafe_level": np.float32,
     "stale_after_s": np.float64,
-    "rated_level": np.float32,
 }
 
 

@@ -7,6 +7,7 @@ segments, and from both the successor graph that look-ahead walks (controllers.g
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -64,48 +65,35 @@ class Topology:
 
     def index_of(self, segment_id: str) -> int:
         """Position of a segment id; KeyError names the unknown id."""
-        return self._positions()[segment_id]
+        return self.positions[segment_id]
 
-    @property
+    # Built once, on first use (cached_property writes the instance dict, frozen or not).
+    @cached_property
     def positions(self) -> dict[str, int]:
-        """Segment id → position (built once)."""
-        return self._positions()
+        """Segment id → position."""
+        return {sid: i for i, sid in enumerate(self.ids)}
 
-    def _positions(self) -> dict[str, int]:
-        cached: dict[str, int] | None = self.__dict__.get("_position_cache")
-        if cached is None:
-            cached = {sid: i for i, sid in enumerate(self.ids)}
-            object.__setattr__(self, "_position_cache", cached)
-        return cached
-
-    @property
+    @cached_property
     def graph(self) -> StateGraph:
-        """Successor states for look-ahead (built once, on first use)."""
-        cached: StateGraph | None = self.__dict__.get("_graph_cache")
-        if cached is None:
-            cached = build_graph(
-                self.next_index, self.prev_index, self.junction_ptr, self.junction_members
-            )
-            object.__setattr__(self, "_graph_cache", cached)
-        return cached
+        """Successor states for look-ahead."""
+        return build_graph(
+            self.next_index, self.prev_index, self.junction_ptr, self.junction_members
+        )
 
-    @property
+    @cached_property
     def flow_source(self) -> IntArray:
         """For every segment, the nearest segment with a counter on its street (-1: none):
         the flow a segment sees is the flow its nearest counter measures."""
-        cached: IntArray | None = self.__dict__.get("_flow_source_cache")
-        if cached is None:
-            cached, _ = nearest_source(self.counters, self.next_index, self.prev_index)
-            object.__setattr__(self, "_flow_source_cache", cached)
-        return cached
+        source, _ = nearest_source(self.counters, self.next_index, self.prev_index)
+        return source
 
-    @property
+    @cached_property
     def rated_level(self) -> FloatArray:
         """The level at which each segment meets its rated class: what an occupied segment
         requires (controllers.classes.class_level with its photometry)."""
         return class_level(self.lux_at_full_lx, self.rated_class)
 
-    @property
+    @cached_property
     def lowest_class_level(self) -> FloatArray:
         """The level at which each segment meets P6, the lowest class: a lit street's floor."""
         return class_level(self.lux_at_full_lx, np.full(self.size, QUIETEST, dtype=np.int64))

@@ -22,7 +22,8 @@ from gateway.readings import PedestrianReading, Reading
 from gateway.topics import Topics
 from gateway.wire import LampCommand, OverrideMessage
 
-_DIRECTION = {"forward": 1, "backward": -1, None: 0}
+# A counter's direction as the engine takes it: +1 along increasing order, -1 against, 0 unknown.
+DIRECTION_SIGN = {"forward": 1, "backward": -1, None: 0}
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Lighting:
         everything heard at one time, instead of once per reading.
         """
         if isinstance(reading, PedestrianReading) and reading.count > 0:
-            direction = np.array([_DIRECTION[reading.direction]])
+            direction = np.array([DIRECTION_SIGN[reading.direction]])
             segment = self._indices([reading.segment])
             self.engine.detect(segment, direction, received_s, np.array([reading.count]))
             return True
@@ -104,13 +105,19 @@ class Lighting:
             self.engine.set_override(segments, message.level, until_s)
         return None
 
-    def commands(self, now_s: float) -> list[Outgoing]:
-        """Step the engine and return the commands due (changes, on/off flips, refreshes)."""
+    def due(self, now_s: float) -> tuple[Step, IntArray]:
+        """Step the engine; the step and the segments whose command is due now (changes,
+        on/off flips, refreshes), marked as sent."""
         self.settle()
         step = self.engine.step(now_s)
         self.last_step = step
         rules = self.engine.policy.commands
-        due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        return step, self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+
+    def commands(self, now_s: float) -> list[Outgoing]:
+        """Step the engine and return the commands due, ready to publish."""
+        step, due = self.due(now_s)
+        rules = self.engine.policy.commands
         levels = np.round(step.level[due].astype(np.float64), 4)
         reasons = step.reason_of(due).tolist()
         arcs = arc_power(step.level[due]).tolist() if rules.dali_arc_power else None

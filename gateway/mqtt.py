@@ -4,6 +4,7 @@ credentials, TLS, and the socket and acknowledgement options the delivery guaran
 import os
 import ssl
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as mqtt
@@ -25,24 +26,41 @@ def client_for(broker: BrokerSettings, base: Path) -> aiomqtt.Client:
     """A client that acks messages only when told to (after the spool commit)."""
     v5 = broker.protocol == "5"
     client = aiomqtt.Client(
-        broker.host,
-        broker.port,
         identifier=broker.client_id,
-        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
         # Persistent session: QoS 1 messages wait for us while we are away.
         clean_session=None if v5 else False,
         clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,  # paho's v3 default
         properties=_session_expiry(broker) if v5 else None,
-        keepalive=int(broker.keepalive_s),
-        username=broker.username,
-        password=_password(broker, base),
-        tls_context=_tls(broker, base),
-        socket_options=LOW_LATENCY_SOCKET_OPTIONS,
+        **_connection(broker, base),
     )
     client.pending_calls_threshold = PENDING_CALLS_WARNING
     # aiomqtt has no switch for manual acks yet; paho's is set before connecting.
     client._client.manual_ack_set(True)
     return client
+
+
+def tool_client(broker: BrokerSettings, base: Path, name: str) -> aiomqtt.Client:
+    """A short-lived client for a command-line tool: its own id (never the daemon's, which the
+    broker would disconnect), a clean session, the site's credentials and TLS."""
+    return aiomqtt.Client(
+        identifier=f"{broker.client_id}-{name}-{os.getpid()}", **_connection(broker, base)
+    )
+
+
+def _connection(broker: BrokerSettings, base: Path) -> dict[str, Any]:
+    """What every client of a site shares: where, which protocol, credentials, TLS, socket."""
+    return {
+        "hostname": broker.host,
+        "port": broker.port,
+        "protocol": aiomqtt.ProtocolVersion.V5
+        if broker.protocol == "5"
+        else aiomqtt.ProtocolVersion.V311,
+        "keepalive": int(broker.keepalive_s),
+        "username": broker.username,
+        "password": _password(broker, base),
+        "tls_context": _tls(broker, base),
+        "socket_options": LOW_LATENCY_SOCKET_OPTIONS,
+    }
 
 
 def check_credentials(broker: BrokerSettings, base: Path) -> str | None:
@@ -92,21 +110,3 @@ def _tls(broker: BrokerSettings, base: Path) -> ssl.SSLContext | None:
         key = str(base / tls.key_file) if tls.key_file else None
         context.load_cert_chain(str(base / tls.cert_file), key)
     return context
-
-
-def tool_client(broker: BrokerSettings, base: Path, name: str) -> aiomqtt.Client:
-    """A short-lived client for a command-line tool: its own id (never the daemon's, which the
-    broker would disconnect), a clean session, the site's credentials and TLS."""
-    return aiomqtt.Client(
-        broker.host,
-        broker.port,
-        identifier=f"{broker.client_id}-{name}-{os.getpid()}",
-        protocol=aiomqtt.ProtocolVersion.V5
-        if broker.protocol == "5"
-        else aiomqtt.ProtocolVersion.V311,
-        keepalive=int(broker.keepalive_s),
-        username=broker.username,
-        password=_password(broker, base),
-        tls_context=_tls(broker, base),
-        socket_options=LOW_LATENCY_SOCKET_OPTIONS,
-    )

@@ -59,13 +59,18 @@ class Topics:
 
     def parse_lamp_state(self, topic: str) -> str | None:
         """The segment id of a lamp state topic, or None."""
-        prefix, suffix = self._lamp_prefix, "/state"
-        if not topic.startswith(prefix):
+        return self._parse_lamp(topic, "/state")
+
+    def parse_lamp_set(self, topic: str) -> str | None:
+        """The segment id of a lamp command topic, or None."""
+        return self._parse_lamp(topic, "/set")
+
+    def _parse_lamp(self, topic: str, suffix: str) -> str | None:
+        prefix = self._lamp_prefix
+        if not topic.startswith(prefix) or not topic.endswith(suffix):
             return None
-        segment = topic.removeprefix(prefix).removesuffix(suffix)
-        if topic.endswith(suffix) and segment and "/" not in segment:
-            return segment
-        return None
+        segment = topic[len(prefix) : -len(suffix)]
+        return segment if segment and "/" not in segment else None
 
     def parse_sensor(self, topic: str) -> tuple[str, str] | None:
         """(kind, device_id) of a sensor topic, or None if it is not one."""

@@ -21,8 +21,8 @@ import aiomqtt
 from controllers.settings import SiteConfig
 from gateway.clock import Clock
 from gateway.intake import Intake
+from gateway.mqtt import tool_client
 from gateway.topics import Topics
-from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS
 
 VERSION = 1
 
@@ -131,18 +131,6 @@ class Recorder:
                 return
 
 
-def client_for_tools(site: SiteConfig, role: str) -> aiomqtt.Client:
-    """A plain client for the recording and replay tools (no persistent session)."""
-    import os  # noqa: PLC0415
-
-    return aiomqtt.Client(
-        site.broker.host,
-        site.broker.port,
-        identifier=f"luciole-{role}-{site.site.id}-{os.getpid()}",
-        socket_options=LOW_LATENCY_SOCKET_OPTIONS,
-    )
-
-
 async def replay_to_broker(
     records: Iterator[Record],
     client: aiomqtt.Client,
@@ -170,12 +158,13 @@ async def replay_to_broker(
 
 
 async def record_to_file(
-    site: SiteConfig, path: Path, clock: Clock, duration_s: float | None
+    site: SiteConfig, base: Path, path: Path, clock: Clock, duration_s: float | None
 ) -> int:
-    """`luciole record`: record into `path` for `duration_s` (or until cancelled)."""
+    """`luciole record`: record into `path` for `duration_s` (or until cancelled); `base` is
+    the site file's folder (credential and TLS files are relative to it)."""
     with path.open("w", encoding="utf-8") as out:
         recorder = Recorder(site, clock, out)
-        async with client_for_tools(site, "record") as client:
+        async with tool_client(site.broker, base, "record") as client:
             try:
                 async with asyncio.timeout(duration_s):
                     await recorder.run(client)
@@ -184,13 +173,13 @@ async def record_to_file(
     return recorder.count
 
 
-async def replay_file(site: SiteConfig, path: Path, speed: float) -> int:
+async def replay_file(site: SiteConfig, base: Path, path: Path, speed: float) -> int:
     """`luciole replay TRACE`: publish a trace's inputs to the site's broker."""
     if speed < 0:
         raise ValueError(f"--speed must be ≥ 0 (got {speed})")
     topics = Topics(site.broker.topic_prefix, site.site.id)
     _, records = read_trace(path)
-    async with client_for_tools(site, "replay") as client:
+    async with tool_client(site.broker, base, "replay") as client:
         return await replay_to_broker(
             records, client, speed, lambda t: t.startswith(f"{topics.root}/lamp/")
         )

@@ -14,6 +14,7 @@ from typing import Any
 from controllers.settings import ConfigError
 from gateway.clock import SystemClock
 from gateway.config import load_settings
+from gateway.mqtt import check_credentials
 from gateway.tools import EXIT_INVALID, EXIT_OK, doc
 from gateway.trace import record_to_file, replay_file
 
@@ -101,12 +102,19 @@ def _record(args: argparse.Namespace) -> int:
     """Record what the gateway of a site receives (its sensor sources, overrides) and the lamp
     commands it sends, with receive times, as JSON lines; until --duration or Ctrl-C."""
     try:
-        site = load_settings(args.config).site
+        settings = load_settings(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
+    base = settings.site_path.parent
+    problem = check_credentials(settings.site.broker, base)
+    if problem is not None:
+        print(f"luciole record: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     try:
-        count = asyncio.run(record_to_file(site, args.out, SystemClock(), args.duration))
+        count = asyncio.run(
+            record_to_file(settings.site, base, args.out, SystemClock(), args.duration)
+        )
     except KeyboardInterrupt:
         return EXIT_OK
     print(f"{count} message(s) recorded in {args.out}", file=sys.stderr)
@@ -123,8 +131,12 @@ def _replay(args: argparse.Namespace, offline: Handler) -> int:
         print("luciole replay: --policy, --out and --batch go with --offline", file=sys.stderr)
         return EXIT_INVALID
     try:
-        site = load_settings(args.config).site
-        sent = asyncio.run(replay_file(site, args.trace, args.speed))
+        settings = load_settings(args.config)
+        base = settings.site_path.parent
+        problem = check_credentials(settings.site.broker, base)
+        if problem is not None:
+            raise ValueError(problem)
+        sent = asyncio.run(replay_file(settings.site, base, args.trace, args.speed))
     except (ConfigError, ValueError, OSError) as error:
         print(f"luciole replay: {error}", file=sys.stderr)
         return EXIT_INVALID

@@ -15,15 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from controllers.commands import CommandFilter
 from controllers.engine import REASON_NAMES
 from controllers.settings import Policy, SiteConfig
 from controllers.topology import Float32Array, FloatArray, IntArray
 from gateway.intake import Accepted, Duplicate, Intake, Rejection
-from gateway.lighting import Lighting, Outgoing
+from gateway.lighting import DIRECTION_SIGN, Lighting, Outgoing
 from gateway.readings import PedestrianReading
-
-_DIRECTION = {"forward": 1, "backward": -1}
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ def decode_events(site: SiteConfig, messages: Iterable[tuple[float, str, bytes]]
         for reading in result.readings:
             count, direction = 0, 0
             if isinstance(reading, PedestrianReading):
-                count, direction = reading.count, _DIRECTION.get(reading.direction or "", 0)
+                count, direction = reading.count, DIRECTION_SIGN[reading.direction]
             rows.append((received_s, segment_of[reading.segment], direction, count))
     table = np.array(rows, dtype=np.float64).reshape(-1, 4)
     return Events(
@@ -136,15 +133,13 @@ class BatchPipeline:
     instead of at once (the daemon's immediate presence path), with its hold counted from
     the latest detection of the batch, so lamps react up to one tick later. Meant for long
     traces and policy sweeps, where that tick matters less than the hours saved. The engine
-    is the daemon's (`Lighting` builds it); which commands are due is decided by the same
-    `CommandFilter` with the same rules as `Lighting.commands`.
+    is the daemon's (`Lighting` builds it), and so is the choice of the commands due
+    (`Lighting.due`, which `Lighting.commands` uses too).
     """
 
     def __init__(self, site: SiteConfig, policy: Policy, start_s: float) -> None:
         self.lighting = Lighting(site, policy, start_s)
-        self._filter = CommandFilter(self.lighting.topology.size)
         self.commands = 0
-        self.per_segment = np.zeros(self.lighting.topology.size, dtype=np.int64)
 
     def tick(self, now_s: float) -> list[Command]:
         """Step the engine; the commands due now (built only if someone looks at them)."""
@@ -159,12 +154,8 @@ class BatchPipeline:
         self, now_s: float
     ) -> tuple[IntArray, Float32Array, Float32Array, npt.NDArray[np.int8]]:
         """Step the engine; (segments, levels, ramps, reasons) of the commands due now."""
-        self.lighting.settle()  # readings that raised nothing, told once, as commands() does
-        step = self.lighting.engine.step(now_s)
-        rules = self.lighting.policy.commands
-        due = self._filter.due(step.level, now_s, rules.deadband, rules.refresh_s)
+        step, due = self.lighting.due(now_s)
         self.commands += len(due)
-        self.per_segment[due] += 1
         return due, step.level[due], step.ramp_s[due], step.reason_of(due)
 
     def run(self, events: Events, tick_s: float, until_s: float | None = None) -> int:

@@ -43,20 +43,13 @@ def replay_offline(
         while next_tick_s <= record.t:  # the daemon's ticks go on whatever arrives
             commands += as_commands(pipeline.tick(next_tick_s))
             next_tick_s += tick_s
-        segment = _commanded_segment(topics, record.topic)
+        segment = topics.parse_lamp_set(record.topic)
         if segment is not None:
             recorded += _recorded(segment, record.payload)
         elif pipeline.listens_to(record.topic):
             commands += as_commands(pipeline.message(record.topic, record.payload, record.t))
             messages += 1
     return Replayed(commands, recorded, messages)
-
-
-def _commanded_segment(topics: Topics, topic: str) -> str | None:
-    prefix, suffix = f"{topics.root}/lamp/", "/set"
-    if topic.startswith(prefix) and topic.endswith(suffix):
-        return topic[len(prefix) : -len(suffix)]
-    return None
 
 
 def _recorded(segment: str, payload: bytes) -> list[Command]:
