@@ -24,7 +24,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from gateway.broker import free_port
+from gateway.mqtt.broker import free_port
 
 TOPIC = "luciole/bench/sensor/water/meter-1"
 # The bare subscriber's own topic, same payloads: each backlog is queued for one session only.
@@ -124,7 +124,7 @@ def run_daemon(site: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
-        "gateway.cli",
+        "luciole.main",
         "run",
         "--config",
         str(site),

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import aiomqtt
 
-from gateway.broker import free_port
-from gateway.wire import LOW_LATENCY_SOCKET_OPTIONS
-from sim.places import midnight_longitude
+from gateway.mqtt.broker import free_port
+from gateway.wire.payloads import LOW_LATENCY_SOCKET_OPTIONS
+from sim.world.places import midnight_longitude
 
 SEGMENTS = 400
 SITE = "bench"
@@ -153,7 +153,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "gateway.cli",
+                "luciole.main",
                 "run",
                 "--config",
                 str(write_site(workdir, port)),

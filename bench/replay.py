@@ -3,13 +3,13 @@
 A city of `--streets` streets of 20 segments, a native event counter on every other segment,
 busy walkers: the simulator makes a trace of its pedestrian messages (not timed). Then, in
 this process on the same trace:
-- decode: every message through the daemon's intake once (`sim.offline.decode_events`), timed
+- decode: every message through the daemon's intake once (`sim.runs.offline.decode_events`), timed
   and reported, but not part of the headline: a trace is decoded once and replayed many times
   (one per policy compared);
 - baseline: the exact path, message by message through intake and lighting as the daemon
-  does (`sim.offline.Pipeline`), on the first `--baseline` messages;
+  does (`sim.runs.offline.Pipeline`), on the first `--baseline` messages;
 - replay (the headline): the decoded events, tick by tick, as batches into the engine and the
-  command filter (`sim.offline.BatchPipeline`); the commands due come out as arrays (offline
+  command filter (`sim.runs.offline.BatchPipeline`); the commands due come out as arrays (offline
   nothing is sent, so no MQTT payload is built: that is not timed because it is not done).
 The last line is `{"bench": "replay", "events": n, "events_per_s": ..}`; the line before it
 has the decode and baseline rates and the ratio.
@@ -23,10 +23,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from controllers.settings import Policy, SiteConfig
-from sim.district import District
-from sim.offline import BatchPipeline, Events, Pipeline, decode_events
-from sim.rates import Rates
-from sim.world import World
+from sim.runs.build import World
+from sim.runs.district import District
+from sim.runs.offline import BatchPipeline, Events, Pipeline, decode_events
+from sim.world.rates import Rates
 
 SEGMENTS = 20
 START_S = 1_736_982_000.0  # 00:00 in Paris, 16 January 2025: lit all through
@@ -59,7 +59,7 @@ def city(streets: int) -> SiteConfig:
 
 def trace(site: SiteConfig, minutes: float, rate_per_h: float) -> list[tuple[float, str, bytes]]:
     """The counters' messages of `minutes` of walkers, as (receive time, topic, payload)."""
-    from sim.world import world_from_site  # noqa: PLC0415
+    from sim.runs.build import world_from_site  # noqa: PLC0415
 
     zone = ZoneInfo(site.site.timezone)
     streets = len({s.street for s in site.segments})

@@ -1,1 +1,18 @@
-"""The Luciole daemon: every I/O lives here (MQTT, files, signals, the command line)."""
+"""The Luciole daemon: every I/O lives here (MQTT, files, signals, HTTP).
+
+Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID251):
+- `daemon`     composition root and lifecycle: one TaskGroup, named tasks, reload, stop.
+- `pipeline`   the per-message dispatch, pure; shared with the offline replay in `sim`.
+- `config`     site and policy files -> validated `Settings` (the only YAML read from disk).
+- `logs`       one line per event, for every room.
+- `wire/`      the contract: topics, payloads, trace records, the clock. Imports no other room.
+- `mqtt/`      client recipe, inbox, framing, publisher, embedded broker, recorder: the only
+               room that imports aiomqtt, paho or amqtt.
+- `ingest/`    message -> validated readings of a registered device (uses formats, codecs).
+- `formats/`   one decoder per wire format (uses codecs and wire).
+- `codecs/`    vendor byte codecs (uses wire only).
+- `store/`     spool, group commit, database writer, export, dead-letter, stored rows.
+- `lighting/`  the daemon's side of the controller: commands, lamp feedback, energy rows.
+- `ops/`       metrics and health, housekeeping, file watch.
+gateway imports `controllers`; it never imports `sim` or the command line (`luciole`).
+"""

@@ -12,7 +12,7 @@ from controllers.settings import ConfigError, Policy, Problem, SiteConfig
 from controllers.settings.errors import dotted
 from controllers.settings.loader import line_of, load_model, parse_yaml
 from controllers.topology import topology_from_site
-from gateway.intake import check_sources
+from gateway.ingest.intake import check_sources
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

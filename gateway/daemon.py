@@ -12,24 +12,24 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-import aiomqtt
-
 from controllers.settings import ConfigError
-from gateway.clock import Clock
-from gateway.committer import Committer
 from gateway.config import Settings
-from gateway.deadletter import DeadLetterFile, letter
-from gateway.housekeeping import Housekeeping
-from gateway.inbox import Inbox
-from gateway.intake import Duplicate, Intake, Rejection
-from gateway.lighting import Lighting, Outgoing
-from gateway.lighting_services import LightingServices
+from gateway.ingest.intake import Intake, Rejection
+from gateway.ingest.readings import Spooled
+from gateway.lighting.control import Lighting, Outgoing
+from gateway.lighting.services import LightingServices
 from gateway.logs import event
-from gateway.mqtt import client_for
-from gateway.observe import Metrics
-from gateway.publisher import Publisher
-from gateway.spool import Spool, Spooled, rows
-from gateway.storage import Writer, build_writer, last_drain
+from gateway.mqtt.client import Client, MqttError, client_for
+from gateway.mqtt.inbox import Inbox
+from gateway.mqtt.publisher import Publisher
+from gateway.ops.housekeeping import Housekeeping
+from gateway.ops.metrics import Metrics
+from gateway.pipeline import Outcome, Pipeline
+from gateway.store.committer import Committer
+from gateway.store.database import Writer, build_writer, last_drain
+from gateway.store.deadletter import DeadLetterFile, letter
+from gateway.store.spool import Spool, rows
+from gateway.wire.clock import Clock
 
 log = logging.getLogger("luciole.gateway")
 
@@ -58,6 +58,7 @@ class Daemon:
         self._reload = reload
         self._rng = rng or random.Random()
         self.intake = Intake(settings.site)
+        self.pipeline = Pipeline(self.intake, self.lighting, self.services)
         self.spool = Spool(settings.spool_path)
         self.deadletters = DeadLetterFile(settings.deadletter_path)
         self.metrics = Metrics()
@@ -114,6 +115,7 @@ class Daemon:
             self.lighting = Lighting(new.site, new.policy, self._clock.now())
             self.services.replace_lighting(self.lighting, self._clock.now())
             self.intake = Intake(new.site)
+            self.pipeline = Pipeline(self.intake, self.lighting, self.services)
             event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
         else:
             self.lighting.replace_policy(new.policy)
@@ -161,7 +163,7 @@ class Daemon:
                 async with client:
                     attempt = 0
                     await self._serve(client, inbox)
-            except aiomqtt.MqttError as error:
+            except MqttError as error:
                 if self._stopping.is_set():
                     break
                 delay = min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2**attempt) * self._rng.uniform(0.5, 1)
@@ -178,10 +180,10 @@ class Daemon:
                 )
                 await self._wait_stopping(delay)
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> Client:
         return client_for(self.settings.site.broker, self.settings.site_path.parent)
 
-    async def _serve(self, client: aiomqtt.Client, inbox: Inbox) -> None:
+    async def _serve(self, client: Client, inbox: Inbox) -> None:
         self._connected = True
         self.metrics.connected(True)
         try:
@@ -190,7 +192,7 @@ class Daemon:
             self._connected = False
             self.metrics.connected(False)
 
-    async def _serve_connected(self, client: aiomqtt.Client, inbox: Inbox) -> None:
+    async def _serve_connected(self, client: Client, inbox: Inbox) -> None:
         topics = self.lighting.topics
         routes = [(route.subscription, 1) for route in self.intake.routes]
         await client.subscribe([*routes, (topics.overrides, 1), *self.services.subscriptions])
@@ -261,44 +263,22 @@ class Daemon:
         self, publisher: Publisher, topic: str, payload: bytes, now_s: float
     ) -> list[Spooled]:
         """Act on one message; the readings it yielded, to be stored before the ack."""
-        if self.services.handles(topic):
-            problem = self.services.lamp_state(topic, payload)
-            if problem is not None:
-                rejection = Rejection("invalid_lamp_state", problem)
-                await self._reject(publisher, topic, payload, rejection)
+        outcome = self.pipeline.dispatch(topic, payload, now_s)
+        if outcome.source not in {"lamp_state", "override"}:  # metrics count sensor messages
+            self._tally[outcome.source, outcome.verdict, _reason(outcome)] += 1
+        if outcome.rejection is not None:
+            await self._reject(publisher, topic, payload, outcome.rejection)
             return []
-        target = self.lighting.topics.parse_override(topic)
-        if target is not None:
-            await self._handle_override(publisher, target, topic, payload, now_s)
-            return []
-        route = self.intake.route(topic)
-        result = self.intake.message(topic, payload, now_s, route)
-        source = route.format if route is not None else "unrouted"
-        if isinstance(result, Rejection):
-            self._tally[source, "rejected", result.reason] += 1
-            await self._reject(publisher, topic, payload, result)
-            return []
-        if isinstance(result, Duplicate):
-            self._tally[source, "duplicate", None] += 1
+        if outcome.verdict == "duplicate":
             self.stats["duplicates"] += 1
-            return []
-        self._tally[source, "accepted", None] += 1
-        self.stats["accepted"] += 1
-        raised = [self.lighting.accept(reading, now_s) for reading in result.readings]
-        if any(raised):
-            event(log, logging.DEBUG, "presence", device=result.device_id)
-            await self._publish(publisher, self.lighting.commands(now_s))
-        return result.spooled
-
-    async def _handle_override(
-        self, publisher: Publisher, target: str, topic: str, payload: bytes, now_s: float
-    ) -> None:
-        problem = self.lighting.override_message(target, payload, now_s)
-        if problem is not None:
-            await self._reject(publisher, topic, payload, Rejection("invalid_override", problem))
-            return
-        event(log, logging.INFO, "override applied", target=target)
-        await self._publish(publisher, self.lighting.commands(now_s))
+        elif outcome.verdict == "accepted":
+            self.stats["accepted"] += 1
+        if outcome.target is not None:
+            event(log, logging.INFO, "override applied", target=outcome.target)
+        elif outcome.commands:
+            event(log, logging.DEBUG, "presence", device=outcome.device_id)
+        await self._publish(publisher, outcome.commands)
+        return outcome.spooled
 
     async def _reject(
         self, publisher: Publisher, topic: str, payload: bytes, rejection: Rejection
@@ -336,3 +316,7 @@ class Daemon:
     async def _wait_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+def _reason(outcome: Outcome) -> str | None:
+    return outcome.rejection.reason if outcome.rejection is not None else None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.broker import EmbeddedBroker, free_port
+from gateway.mqtt.broker import EmbeddedBroker, free_port
 
 BROKER_START_TIMEOUT_S = 10.0
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from itertools import accumulate
 
 from gateway.codecs.base import CodecError, CodecReading
-from gateway.formats.base import Kind
+from gateway.wire.payloads import Kind
 
 _FPORT = 100
 _FRAME_BYTES = 51

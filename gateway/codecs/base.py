@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.formats.base import Kind
+from gateway.wire.payloads import Kind
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 
 from gateway.codecs.base import CodecError, CodecReading
 from gateway.codecs.milesight_vs133 import DEVICE_INFO_LAYOUT, Layout, read_channels
-from gateway.formats.base import Kind
+from gateway.wire.payloads import Kind
 
 # What one channel or field says: values, and alarm states (alarm name -> raised).
 Found = tuple[dict[str, object], dict[str, bool]]

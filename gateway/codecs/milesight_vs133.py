@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from gateway.codecs.base import CodecError, CodecReading
-from gateway.formats.base import Kind
+from gateway.wire.payloads import Kind
 
 # A body's size in bytes, or a function of the bytes after the header for variable bodies.
 BodySize = int | Callable[[bytes], int]

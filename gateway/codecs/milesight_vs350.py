@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 from gateway.codecs.base import CodecError, CodecReading
 from gateway.codecs.milesight_vs133 import DEVICE_INFO_LAYOUT, Layout, count_value, read_channels
-from gateway.formats.base import Kind
+from gateway.wire.payloads import Kind
 
 _U16 = 2**16
 _HISTORY_PERIOD_ONLY = 0

@@ -9,9 +9,8 @@ A decoder never raises anything but `DecodeError`.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-Kind = Literal["pedestrian", "bin", "water"]
+from gateway.wire.payloads import Kind
 
 # The value names a decoder may use, per kind, with units in the names.
 VALUE_KEYS: Mapping[Kind, frozenset[str]] = {

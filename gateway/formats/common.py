@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import gateway.codecs.base as codec_base
-from gateway.formats.base import ALARMS, VALUE_KEYS, Decoded, DecodeError, Kind
+from gateway.formats.base import ALARMS, VALUE_KEYS, Decoded, DecodeError
+from gateway.wire.payloads import Kind
 
 if TYPE_CHECKING:
     from gateway.formats.message import Message

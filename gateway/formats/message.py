@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from gateway.topics import Topics
+from gateway.wire.topics import Topics
 
 if TYPE_CHECKING:
     from gateway.codecs.base import Codec

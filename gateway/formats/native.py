@@ -1,10 +1,10 @@
 """Luciole's own sensor payloads on `{prefix}/{site}/sensor/{kind}/{device_id}`.
 
 The topic gives the kind and the device id (the network id); the payload is validated by the
-kind's model in `gateway.wire` (unknown keys are refused: the format is ours, a stray key is a
-sender's bug). `ts` becomes `ts_s` (None when the device sent none); `seq` makes the dedup key
-`{device}:{seq}`. `period_s` is always present for walkers (0: one detection event); `alarms`
-only when the sender gave them, and only from the alarm vocabulary.
+kind's model in `gateway.wire.payloads` (unknown keys are refused: the format is ours, a
+stray key is a sender's bug). `ts` becomes `ts_s` (None when the device sent none); `seq`
+makes the dedup key `{device}:{seq}`. `period_s` is always present for walkers (0: one
+detection event); `alarms` only when the sender gave them, and only from the alarm vocabulary.
 """
 
 import re
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from gateway.formats.base import Decoded, DecodeError
 from gateway.formats.common import MAX_PAYLOAD_BYTES, checked_kind, json_object, make_decoded
 from gateway.formats.message import Message
-from gateway.wire import PAYLOAD_BY_KIND, SensorPayload
+from gateway.wire.payloads import PAYLOAD_BY_KIND, SensorPayload
 
 # The shared JSON reader refuses integers longer than this (common._MAX_INT_DIGITS); pydantic's
 # would take them, so a payload that has one goes the careful way.

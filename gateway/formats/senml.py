@@ -17,9 +17,10 @@ refused (no_readings). Records of one device, kind and time make one reading.
 import re
 from dataclasses import dataclass, replace
 
-from gateway.formats.base import Decoded, DecodeError, Kind
+from gateway.formats.base import Decoded, DecodeError
 from gateway.formats.common import REQUIRED_ANY, b64_bytes, make_decoded, parse_json, real
 from gateway.formats.message import Message
+from gateway.wire.payloads import Kind
 
 _VERSION = 10
 _RELATIVE_BELOW_S = 2.0**28

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from luciole.main import main
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -137,8 +137,8 @@ def test_decode_with_the_site_checks_the_registry(tmp_path: Path) -> None:
 
 def test_export_dumps_the_spool_as_line_protocol_and_csv(tmp_path: Path) -> None:
     """`luciole export` writes the spooled readings in the time range, in either format."""
-    from gateway.readings import WaterReading
-    from gateway.spool import Spool, Spooled
+    from gateway.ingest.readings import Spooled, WaterReading
+    from gateway.store.spool import Spool
 
     (tmp_path / "policy.yaml").write_text("{}\n")
     site = tmp_path / "site.yaml"

@@ -13,7 +13,7 @@ import aiomqtt
 import pytest
 
 from controllers.schedule import AstronomicalClock
-from sim.places import midnight_longitude
+from sim.world.places import midnight_longitude
 from tests.conftest import BrokerInfo
 
 TIMEOUT_S = 15.0
@@ -78,7 +78,7 @@ async def running_daemon(site: Path) -> AsyncIterator[asyncio.subprocess.Process
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.cli",
+        "luciole.main",
         "run",
         "--config",
         str(site),

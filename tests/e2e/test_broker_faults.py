@@ -14,7 +14,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 import pytest
 
-from gateway.spool import Spool
+from gateway.store.spool import Spool
 from tests.conftest import Embedded, Mosquitto, mosquitto_path, new_broker
 from tests.e2e.support import (
     TIMEOUT_S,

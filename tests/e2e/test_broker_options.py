@@ -88,7 +88,7 @@ async def test_wrong_password_is_retried_and_said(
 
 def test_missing_password_variable_stops_run_with_a_message(tmp_path: Path) -> None:
     """`luciole run` refuses to start when the password variable is not set, and says which."""
-    from gateway.cli import main
+    from luciole.main import main
 
     site = write_site(tmp_path, BrokerInfo("127.0.0.1", 1, "none"), "nopass", "30%")
     login = "username: gateway, password_env: LUCIOLE_NOT_SET_ANYWHERE, client_id: gw-"

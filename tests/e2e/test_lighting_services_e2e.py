@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from gateway.spool import Spool
+from gateway.store.spool import Spool
 from tests.conftest import BrokerInfo
 from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
 

@@ -15,7 +15,7 @@ async def override(site: Path, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.cli",
+        "luciole.main",
         "override",
         *args,
         "--config",

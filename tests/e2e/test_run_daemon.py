@@ -9,8 +9,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from gateway.broker import free_port
-from gateway.spool import Spool
+from gateway.mqtt.broker import free_port
+from gateway.store.spool import Spool
 from tests.conftest import BrokerInfo
 from tests.e2e.support import (
     TIMEOUT_S,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from gateway.spool import Spool
+from gateway.store.spool import Spool
 from tests.conftest import BrokerInfo, Victoria
 from tests.e2e.support import Lamps, running_daemon, stderr_until, until_handled, write_site
 

@@ -7,7 +7,7 @@ import pytest
 from gateway.formats import native
 from gateway.formats.base import Decoded, DecodeError
 from gateway.formats.message import Message
-from gateway.topics import Topics
+from gateway.wire.topics import Topics
 
 TOPICS = Topics(prefix="city/luciole", site="nantes")
 

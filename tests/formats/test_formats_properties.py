@@ -18,7 +18,7 @@ from gateway.codecs.base import CodecError, CodecReading
 from gateway.formats import FORMATS, Message
 from gateway.formats.base import ALARMS, VALUE_KEYS, Decoded, DecodeError
 from gateway.formats.common import REQUIRED_ANY
-from gateway.topics import Topics
+from gateway.wire.topics import Topics
 from tests.conftest import DECODER_EXAMPLES
 
 TOPICS = Topics(prefix="luciole", site="site1")

@@ -15,7 +15,7 @@ import pytest
 from gateway.codecs.base import Codec
 from gateway.formats import FORMATS, Message
 from gateway.formats.base import Decoded, DecodeError
-from gateway.topics import Topics
+from gateway.wire.topics import Topics
 
 HERE = Path(__file__).parent
 DEFAULT_RECEIVED_S = 1_700_000_000.0

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.formats.base import DecodeError
 from gateway.formats.common import json_object
 from gateway.formats.native import _explain, _validated
-from gateway.wire import PAYLOAD_BY_KIND
+from gateway.wire.payloads import PAYLOAD_BY_KIND
 from tests.conftest import DECODER_EXAMPLES
 
 FIELDS = sorted({name for model in PAYLOAD_BY_KIND.values() for name in model.model_fields})

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from controllers.settings import ConfigError
-from gateway.cli import main
 from gateway.config import check_file, load_settings
+from luciole.main import main
 
 SITE = """\
 site: {id: t, latitude: 47.47, longitude: -0.55, timezone: Europe/Paris}

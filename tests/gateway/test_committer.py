@@ -4,9 +4,9 @@ import asyncio
 import threading
 from pathlib import Path
 
-from gateway.committer import Committer
-from gateway.readings import PedestrianReading
-from gateway.spool import Spool, Spooled
+from gateway.ingest.readings import PedestrianReading, Spooled
+from gateway.store.committer import Committer
+from gateway.store.spool import Spool
 
 WAIT_S = 5.0
 

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from gateway.deadletter import DeadLetterFile, letter
+from gateway.store.deadletter import DeadLetterFile, letter
 
 
 def test_text_and_binary_payloads_are_both_kept(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from controllers.energy import EnergyMeter
 from controllers.settings import Policy, SiteConfig
-from gateway.energy_log import EnergyLog
-from gateway.lighting import Lighting
+from gateway.lighting.control import Lighting
+from gateway.lighting.energy import EnergyLog
 
 NIGHT = datetime(2026, 11, 10, 23, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
 SITE = SiteConfig.model_validate(

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.export import CSV_HEADER, Format, export, parse_when
-from gateway.readings import BinReading, PedestrianReading, WaterReading
-from gateway.spool import Spool, Spooled
-from gateway.storage import line
+from gateway.ingest.readings import BinReading, PedestrianReading, Spooled, WaterReading
+from gateway.store.database import line
+from gateway.store.export import CSV_HEADER, Format, export, parse_when
+from gateway.store.spool import Spool
 
 T0_S = datetime(2026, 11, 22, 1, 0, tzinfo=UTC).timestamp()
 NOW_S = T0_S

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 from controllers.settings import Policy, SiteConfig
 from controllers.settings.policy import Alerts
-from gateway.feedback import Feedback
-from gateway.lighting import Lighting
+from gateway.lighting.control import Lighting
+from gateway.lighting.feedback import Feedback
 
 NIGHT = datetime(2026, 11, 10, 23, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
 SITE = SiteConfig.model_validate(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from paho.mqtt import _packet
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from gateway.framing import ReadBuffer, Received
+from gateway.mqtt.framing import ReadBuffer, Received
 from tests.conftest import DECODER_EXAMPLES
 
 PINGRESP = b"\xd0\x00"

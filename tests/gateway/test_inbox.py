@@ -11,9 +11,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from controllers.settings.site import BrokerSettings
-from gateway.framing import ReadBuffer
-from gateway.inbox import Inbox, Received
-from gateway.mqtt import client_for
+from gateway.mqtt.client import client_for
+from gateway.mqtt.framing import ReadBuffer
+from gateway.mqtt.inbox import Inbox, Received
 from tests.conftest import BrokerInfo
 
 TIMEOUT_S = 10.0

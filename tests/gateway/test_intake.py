@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from controllers.settings import SiteConfig
-from gateway.intake import Accepted, Duplicate, Intake, Rejection
-from gateway.readings import BinReading, PedestrianReading
+from gateway.ingest.intake import Accepted, Duplicate, Intake, Rejection
+from gateway.ingest.readings import BinReading, PedestrianReading
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "third_party"
 UPLINK_TOPIC = "application/7/device/1000000000000001/event/up"

@@ -7,9 +7,9 @@ import pytest
 
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
-from gateway.lighting import Lighting, Outgoing
-from gateway.readings import BinReading, PedestrianReading
-from gateway.wire import OverrideMessage
+from gateway.ingest.readings import BinReading, PedestrianReading
+from gateway.lighting.control import Lighting, Outgoing
+from gateway.wire.payloads import OverrideMessage
 
 PARIS = ZoneInfo("Europe/Paris")
 NIGHT = datetime(2026, 11, 10, 23, 0, tzinfo=PARIS).timestamp()

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from gateway.observe import HealthServer, Metrics
-from gateway.spool import SpoolStats
+from gateway.ops.metrics import HealthServer, Metrics
+from gateway.store.spool import SpoolStats
 
 WAIT_S = 5.0
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from luciole.main import main
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "site.yaml"
 
@@ -32,7 +32,7 @@ def test_bad_override_is_refused_with_exit_2(
 
 def test_unreachable_broker_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A valid override to a broker nobody listens on fails with exit 1 and says which broker."""
-    from gateway.broker import free_port
+    from gateway.mqtt.broker import free_port
 
     site = CONFIG.read_text().replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{free_port()}")
     (tmp_path / "site.yaml").write_text(site)

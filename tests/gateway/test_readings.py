@@ -5,8 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controllers.settings.site import Device
-from gateway.formats.base import Decoded, Kind
-from gateway.readings import BinReading, Normaliser, PedestrianReading, WaterReading
+from gateway.formats.base import Decoded
+from gateway.ingest.readings import BinReading, Normaliser, PedestrianReading, WaterReading
+from gateway.wire.payloads import Kind
 
 COUNTER = Device(kind="pedestrian", segment="s1")
 BIN = Device(kind="bin", segment="s2", empty_distance_mm=1200, full_distance_mm=200)

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.readings import PedestrianReading, WaterReading
-from gateway.spool import Spool, Spooled
+from gateway.ingest.readings import PedestrianReading, Spooled, WaterReading
+from gateway.store.spool import Spool
 
 
 def _walker(seq: int, ts_s: float = 1000.0) -> Spooled:
@@ -50,8 +50,8 @@ def test_commit_is_durable_against_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "spool.db"
     script = (
         "import os, signal, sys\n"
-        "from gateway.spool import Spool, Spooled\n"
-        "from gateway.readings import PedestrianReading as P\n"
+        "from gateway.ingest.readings import Spooled\nfrom gateway.store.spool import Spool\n"
+        "from gateway.ingest.readings import PedestrianReading as P\n"
         f"s = Spool(__import__('pathlib').Path({str(path)!r}))\n"
         "for i in range(50):\n"
         "    s.append([Spooled(P(device_id='c', segment='s', ts_s=i, count=1, period_s=0),"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.readings import WaterReading
-from gateway.spool import Enforced, Spool, Spooled
+from gateway.ingest.readings import Spooled, WaterReading
+from gateway.store.spool import Enforced, Spool
 
 NOW_S = 1_800_000_000.0
 DAY_S = 86_400.0

@@ -4,9 +4,9 @@ import time
 from pathlib import Path
 
 from controllers.settings.site import InfluxSettings
-from gateway.readings import PedestrianReading, WaterReading
-from gateway.spool import Spool, Spooled
-from gateway.storage import Writer, line
+from gateway.ingest.readings import PedestrianReading, Spooled, WaterReading
+from gateway.store.database import Writer, line
+from gateway.store.spool import Spool
 from tests.conftest import Victoria
 
 

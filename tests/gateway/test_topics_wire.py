@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from gateway.topics import Topics
-from gateway.wire import LampCommand, LampState, OverrideMessage, PedestrianPayload
+from gateway.wire.payloads import LampCommand, LampState, OverrideMessage, PedestrianPayload
+from gateway.wire.topics import Topics
 
 TOPICS = Topics("luciole", "angers-centre")
 

@@ -4,7 +4,7 @@ content or an untouched file never."""
 import os
 from pathlib import Path
 
-from gateway.watch import FileWatch
+from gateway.ops.watch import FileWatch
 
 
 def touch_later(path: Path, text: str) -> None:

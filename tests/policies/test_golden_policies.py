@@ -4,7 +4,7 @@ Each folder of tests/policies holds `case.yaml` (start time, tick, what it shows
 `policy.yaml` (and any policy it reloads), `input.jsonl` (events at seconds after the start)
 and `expected.jsonl` (checkpoints: every segment's "level reason ramp_s"). The site is
 tests/policies/site.yaml unless the case names its own. The timeline runs through
-`gateway.lighting.Lighting`, the daemon's own seam, stepped every tick as the daemon does.
+`gateway.lighting.control.Lighting`, the daemon's own seam, stepped every tick as the daemon does.
 `LUCIOLE_UPDATE_GOLDEN=1` rewrites expected.jsonl from what the code does (then read the diff).
 """
 
@@ -21,9 +21,9 @@ import yaml
 from controllers.engine import REASON_NAMES
 from controllers.settings import Policy, SiteConfig
 from controllers.settings.loader import load_model
-from gateway.lighting import Lighting
-from gateway.readings import BinReading, PedestrianReading
-from gateway.wire import OverrideMessage
+from gateway.ingest.readings import BinReading, PedestrianReading
+from gateway.lighting.control import Lighting
+from gateway.wire.payloads import OverrideMessage
 
 HERE = Path(__file__).parent
 CASES = sorted(p for p in HERE.iterdir() if (p / "case.yaml").is_file())

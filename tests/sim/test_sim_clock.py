@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from sim.clock import AcceleratedClock
+from sim.runs.clock import AcceleratedClock
 
 
 class _Monotonic:

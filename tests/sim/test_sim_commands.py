@@ -10,9 +10,9 @@ import pytest
 
 from controllers.engine import REASON_NAMES
 from controllers.settings import Policy, SiteConfig
-from gateway.cli import main
-from sim.offline import BatchPipeline, Command, Events, Pipeline, as_commands
-from sim.replay import compare
+from luciole.main import main
+from sim.runs.offline import BatchPipeline, Command, Events, Pipeline, as_commands
+from sim.runs.replay import compare
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUMMER_NIGHT = (
@@ -127,7 +127,7 @@ def test_replay_offline_writes_the_commands(
 ) -> None:
     """`luciole replay --offline` runs a trace through the pipeline and writes its commands;
     a broken line exits 2 with its line number."""
-    from sim.run import load
+    from sim.runs.run import load
 
     site = load(scenario).world.site
     trace, out = _trace(tmp_path, site), tmp_path / "commands.jsonl"
@@ -152,7 +152,7 @@ def test_replay_offline_writes_the_commands(
 
 def test_batch_replay_agrees_with_the_exact_one_on_tick_aligned_events(scenario: Path) -> None:
     """Events that fall on tick times mean the same thing in both paths: same level changes."""
-    from sim.run import load
+    from sim.runs.run import load
 
     site = load(scenario).world.site
     policy = Policy()

@@ -14,10 +14,10 @@ import pytest
 
 from controllers.settings import Policy, SiteConfig
 from controllers.settings.site import BrokerSettings
-from gateway.clock import Clock
-from gateway.topics import Topics
-from gateway.wire import LampCommand, PedestrianPayload
-from sim.demo import DemoOptions, night_window, run_demo
+from gateway.wire.clock import Clock
+from gateway.wire.payloads import LampCommand, PedestrianPayload
+from gateway.wire.topics import Topics
+from sim.runs.demo import DemoOptions, night_window, run_demo
 
 NIGHT = dt.date(2025, 1, 15)
 GUARD_S = 60.0  # a hang fails the test instead of blocking the run

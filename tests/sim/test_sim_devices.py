@@ -4,13 +4,19 @@ import numpy as np
 
 from controllers.settings import SiteConfig
 from controllers.topology import Topology
-from gateway.topics import Topics
-from gateway.wire import BinPayload, LampCommand, LampState, PedestrianPayload, WaterPayload
-from sim.counters import PedestrianCounters
-from sim.devices import LampDevices, Outbox
-from sim.lamps import SimLamps
-from sim.sensors import Outgoing, PeriodicSensors
-from sim.walkers import Entries
+from gateway.wire.payloads import (
+    BinPayload,
+    LampCommand,
+    LampState,
+    PedestrianPayload,
+    WaterPayload,
+)
+from gateway.wire.topics import Topics
+from sim.devices.bus import LampDevices, Outbox
+from sim.devices.counters import PedestrianCounters
+from sim.devices.lamps import SimLamps
+from sim.devices.sensors import Outgoing, PeriodicSensors
+from sim.world.walkers import Entries
 
 T0_S = 1_736_982_000.0
 

@@ -7,8 +7,8 @@ import pytest
 from controllers.engine import Engine
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
-from gateway.wire import PedestrianPayload
-from sim.district import District
+from gateway.wire.payloads import PedestrianPayload
+from sim.runs.district import District
 
 STEP_S = 5.0
 TWO_HOURS_S = 2 * 3600.0

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from controllers.settings import SiteConfig
-from gateway.intake import Accepted, Intake
-from gateway.readings import PedestrianReading
-from gateway.topics import Topics
-from sim.encoders import CountReport, Encoder, network_id, source_for
-from sim.faults import FaultInjector
-from sim.scenario import Faults, WireFormat
-from sim.sensors import Outgoing
+from gateway.ingest.intake import Accepted, Intake
+from gateway.ingest.readings import PedestrianReading
+from gateway.wire.topics import Topics
+from sim.devices.encoders import CountReport, Encoder, network_id, source_for
+from sim.devices.faults import FaultInjector
+from sim.devices.sensors import Outgoing
+from sim.world.scenario import Faults, WireFormat
 
 T0_S = 1_736_982_000.0
 SEGMENT = {"id": "a", "street": "s", "order": 1, "length_m": 30, "rated_power_w": 10}

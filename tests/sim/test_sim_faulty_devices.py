@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from controllers.settings import SiteConfig
 from controllers.topology import Topology
-from gateway.intake import Accepted, Intake
-from gateway.readings import WaterReading
-from gateway.trace import Record, TraceError, parse_record
-from gateway.wire import BinPayload, WaterPayload
-from sim.lamps import SimLamps
-from sim.sensors import PeriodicSensors
+from gateway.ingest.intake import Accepted, Intake
+from gateway.ingest.readings import WaterReading
+from gateway.wire.payloads import BinPayload, WaterPayload
+from gateway.wire.trace import Record, TraceError, parse_record
+from sim.devices.lamps import SimLamps
+from sim.devices.sensors import PeriodicSensors
 
 T0_S = 1_736_982_000.0
 PARIS = ZoneInfo("Europe/Paris")

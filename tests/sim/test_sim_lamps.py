@@ -5,7 +5,7 @@ import pytest
 
 from controllers.energy import power_w
 from controllers.topology import Topology
-from sim.lamps import SimLamps
+from sim.devices.lamps import SimLamps
 
 WATCHDOG_S = 900.0
 T0_S = 1_000_000.0

@@ -15,13 +15,14 @@ import pytest
 
 from controllers.settings import Policy, SiteConfig
 from controllers.settings.site import BrokerSettings, InfluxSettings
-from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.daemon import Daemon
-from gateway.trace import Record, Recorder, parse_record, replay_to_broker
-from sim.demo import DemoOptions, DemoResult, run_demo
-from sim.replay import compare, replay_offline
-from sim.run import Loaded, load
+from gateway.mqtt.recorder import Recorder, replay_to_broker
+from gateway.wire.clock import Clock
+from gateway.wire.trace import Record, parse_record
+from sim.runs.demo import DemoOptions, DemoResult, run_demo
+from sim.runs.replay import compare, replay_offline
+from sim.runs.run import Loaded, load
 from tests.conftest import BrokerInfo, Embedded, Mosquitto, Victoria, new_broker
 
 GUARD_S = 120.0

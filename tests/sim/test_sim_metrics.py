@@ -6,7 +6,7 @@ import pytest
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
 from controllers.topology import Topology
-from sim.metrics import Metrics
+from sim.report.metrics import Metrics
 
 
 def _metrics(site: SiteConfig, topology: Topology, max_samples: int = 2000) -> Metrics:

@@ -10,8 +10,8 @@ import pytest
 
 from controllers.settings import Policy
 from controllers.settings.loader import load_model
-from sim.run import Loaded, load, run_offline, summary_of
-from sim.walkers import Entries, Walkers
+from sim.runs.run import Loaded, load, run_offline, summary_of
+from sim.world.walkers import Entries, Walkers
 
 POLICY = Policy.model_validate(
     {"presence": {"hold_s": 60, "lookahead_segments": 2}, "schedule": {"night_level": 0.3}}

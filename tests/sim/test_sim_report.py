@@ -11,8 +11,8 @@ import numpy as np
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
 from controllers.topology import Topology
-from sim.metrics import Metrics
-from sim.report import Run, format_summary, summary, write_report
+from sim.report.metrics import Metrics
+from sim.report.outputs import Run, format_summary, summary, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KEYS = {

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from controllers.settings import ConfigError
 from controllers.settings.loader import load_model
-from sim.rates import CountsError, read_counts
-from sim.run import load
-from sim.scenario import Scenario
+from sim.runs.run import load
+from sim.world.rates import CountsError, read_counts
+from sim.world.scenario import Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
 AUCKLAND = ZoneInfo("Pacific/Auckland")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from controllers.settings import SiteConfig
 from controllers.topology import Topology, topology_from_site
-from sim.walkers import Entries, Walkers, street_layout
+from sim.world.walkers import Entries, Walkers, street_layout
 
 PARIS = ZoneInfo("Europe/Paris")
 FLAT_30_PER_H = [30.0] * 24

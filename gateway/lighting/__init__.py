@@ -1,0 +1,8 @@
+"""The daemon's side of the controller's rules: what goes to the lamps and what comes back.
+
+- `control`   feeds the engine with readings and overrides, decides the commands on the wire.
+- `feedback`  lamp states in, alerts out.
+- `energy`    energy booked every tick, stored per interval.
+- `services`  feedback, energy and the file watch around the lighting, rows written aside.
+Imports: `gateway.ingest`, `gateway.store`, `gateway.wire`, `gateway.ops`, `controllers`.
+"""

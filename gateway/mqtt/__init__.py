@@ -1,0 +1,11 @@
+"""MQTT: the only room of the daemon that imports aiomqtt, paho or amqtt.
+
+- `client`     the client recipe of a site (protocol, session, credentials, TLS, socket options).
+- `inbox`      messages in batches straight off the socket, acknowledged after the commit.
+- `framing`    buffered reads and PUBLISH packets taken out of them.
+- `publisher`  outgoing messages without waiting for each acknowledgement, with a bound.
+- `broker`     the embedded broker of the demo (amqtt, in a process of its own).
+- `recorder`   `luciole record` and `luciole replay` on a broker.
+Private API of aiomqtt and paho is used here only, each use marked (SLF001) with why.
+Imports: `gateway.wire`, `gateway.logs`, `gateway.ingest` (the recorder's filters), `controllers`.
+"""

@@ -1,0 +1,128 @@
+"""How the daemon takes messages from its MQTT client: in batches, straight off the socket.
+
+aiomqtt wraps each message in an object of its own, queues it, and hands it to an async
+iterator that starts a task per message; at tens of thousands of messages a second that
+machinery, and paho's own reading (see `gateway.mqtt.framing`), cost more than handling the
+messages. `Inbox` uses paho's public callbacks on the client aiomqtt made: `on_socket_open`
+puts a `ReadBuffer` between paho and the socket, which delivers PUBLISH packets here, and
+`on_message` takes whatever paho still decodes itself. Both run in the event loop's thread,
+where aiomqtt reads the socket; the daemon takes everything that arrived since it last looked.
+Acknowledgements go back in the order the messages came (MQTT requires it), once the batch
+they belong to is stored.
+"""
+
+import asyncio
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+
+from gateway.mqtt.framing import ReadBuffer, Received
+
+__all__ = ["Inbox", "Received"]
+
+PUBACK = mqtt.PUBACK
+_PUBACK = struct.Struct("!BBH")  # type, remaining length 2, packet id (MQTT 3.1.1 and 5)
+
+
+class Inbox:
+    """The messages of one aiomqtt client, in batches. Made before the client connects: a
+    persistent session's backlog starts as soon as the broker accepts the connection."""
+
+    def __init__(self, client: aiomqtt.Client, *, mqtt5: bool = False) -> None:
+        self._client = client
+        self._paho = client._client
+        self._mqtt5 = mqtt5
+        self._waiting: list[Received] = []
+        self._arrived = asyncio.Event()
+        self._watched: asyncio.Future[None] | None = None
+        self._acks = bytearray()  # PUBACK packets not yet handed to paho
+        self._flush_scheduled = False
+        self._open_socket = self._paho.on_socket_open
+        self._paho.on_socket_open = self._on_socket_open
+        self._paho.on_message = self._on_message
+
+    async def batch(self) -> list[Received]:
+        """Every message received since the last call (waits for at least one).
+
+        Raises `aiomqtt.MqttError` once the connection is lost and nothing is left to take.
+        """
+        while not self._waiting:
+            if self._disconnected().done():
+                raise aiomqtt.MqttError("Disconnected during message iteration")
+            self._arrived.clear()
+            await self._arrived.wait()
+        taken, self._waiting = self._waiting, []
+        return taken
+
+    def acker(self, batch: list[Received]) -> Callable[[], None]:
+        """A function that acknowledges `batch`, in the order it was received.
+
+        QoS 1 acknowledgements go out together: PUBACK packets back to back, the bytes
+        paho's `ack()` would queue one by one (with a log call and a system call each, and a
+        TCP segment each). Every batch acked in one turn of the event loop (a commit acks
+        several) shares one write. They go through paho's outgoing queue, so they never cut
+        into a packet paho is still writing. Anything else uses `ack()`, in order after what
+        is already queued.
+        """
+        if all(m.qos < 2 for m in batch):
+            acks = b"".join(_PUBACK.pack(PUBACK, 2, m.mid) for m in batch if m.qos == 1)
+            return lambda: self._queue_acks(acks)
+        mids = [(m.mid, m.qos) for m in batch if m.qos > 0]
+
+        def one_by_one() -> None:
+            self.flush_acks()
+            for mid, qos in mids:
+                self._paho.ack(mid, qos)
+
+        return one_by_one
+
+    def flush_acks(self) -> None:
+        """Hand paho the acknowledgements gathered so far (the daemon calls it before it
+        disconnects; otherwise the event loop does, once per turn)."""
+        self._flush_scheduled = False
+        if self._acks:
+            acks, self._acks = bytes(self._acks), bytearray()
+            self._paho._packet_queue(PUBACK, acks, 0, 1)
+
+    def _queue_acks(self, acks: bytes) -> None:
+        self._acks += acks
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush_acks)
+
+    def _deliver(self, message: Received) -> None:
+        self._waiting.append(message)
+        self._arrived.set()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # brokers refuse such topics; one that gets here is refused
+            topic = repr(message._topic)
+        self._deliver(Received(topic, bytes(message.payload), message.mid, message.qos))
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # paho has just set client._sock and sends CONNECT next: nothing was read yet.
+        # aiomqtt sets its socket options (TCP_NODELAY) only on what is a socket.socket, which
+        # the buffer is not: set here, or Nagle holds a lamp command behind the previous
+        # segment's TCP acknowledgement (milliseconds, measured by bench/latency.py).
+        if isinstance(sock, socket.socket):
+            for option in self._client._socket_options:
+                sock.setsockopt(*option)
+        buffered = ReadBuffer(sock, self._deliver, mqtt5=self._mqtt5)
+        client._sock = buffered
+        if self._open_socket is not None:
+            self._open_socket(client, userdata, buffered)
+
+    def _disconnected(self) -> "asyncio.Future[None]":
+        """aiomqtt's future for the current connection (it makes a new one per connection),
+        watched so that a lost connection wakes `batch()`."""
+        future = self._client._disconnected
+        if future is not self._watched:
+            self._watched = future
+            future.add_done_callback(lambda _: self._arrived.set())
+        return future

@@ -1,0 +1,8 @@
+"""The wire contract: what the daemon and anything talking to it (devices, the simulator,
+trace tools) agree on. Imports nothing from other rooms of gateway; `sim` may import it.
+
+- `topics`    MQTT topic names and their parsing, topic-filter matching.
+- `payloads`  native payloads and lamp commands and states as pydantic models; sensor kinds.
+- `trace`     the trace file format (JSON lines) and its reader.
+- `clock`     time as the daemon is given it (injected; the simulator runs it faster).
+"""

@@ -1,0 +1,11 @@
+"""`luciole`: the command line, the top room. The only place that prints for people and the
+only one that imports the simulator (inside the commands that need it, so `luciole run` never
+loads it or its extra). Nothing imports this package.
+
+- `main`      the parser, `luciole run`, `check-config`, `demo`, and the `sim` commands' entry.
+- `files`     `luciole decode` and `luciole export`: tools that need no broker.
+- `decode`    the body of `luciole decode`.
+- `override`  `luciole override TARGET LEVEL --for 30m` and `--clear`.
+- `traces`    `luciole record`, `luciole replay` and the arguments of `luciole sim`.
+Imports: `gateway`, `controllers`, and `sim` lazily.
+"""
