@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from controllers.classes import AVERAGE_LUX, QUIETEST
 from controllers.levels import describe
-from controllers.resolve import Path, Resolved, resolve_policy, set_by
+from controllers.resolve import Resolved, resolve_policy, set_by
 from controllers.settings.policy import Layer, Policy
+from controllers.settings.types import KeyPath
 from controllers.topology import BoolArray, IntArray, Topology
 
 WALKING_SPEED_M_S = 1.4
@@ -26,10 +27,10 @@ _EXAMPLES = 3
 Rule = Callable[[Resolved, Topology, Layer, IntArray], tuple[str, str, BoolArray, str]]
 
 
-def advice(policy: Policy, topology: Topology) -> list[tuple[Path, str]]:
+def advice(policy: Policy, topology: Topology) -> list[tuple[KeyPath, str]]:
     """(key path, warning) pairs, one per rule and key that set the unwise value."""
     resolved = resolve_policy(policy, topology)
-    found: dict[Path, tuple[str, set[int]]] = {}
+    found: dict[KeyPath, tuple[str, set[int]]] = {}
     for combo, (layer, members) in enumerate(zip(resolved.layers, resolved.members, strict=True)):
         for rule in RULES:
             section, key, bad, message = rule(resolved, topology, layer, members)

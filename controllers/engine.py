@@ -26,6 +26,7 @@ from controllers.fades import Fades
 from controllers.resolve import Resolved, resolve_policy
 from controllers.schedule import AstronomicalClock, Program, ScheduleState
 from controllers.settings.policy import Policy
+from controllers.step_buffers import StepBuffers
 from controllers.topology import BoolArray, Float32Array, FloatArray, IntArray, Topology
 from controllers.traffic import Classes, Flow
 
@@ -119,8 +120,7 @@ class Engine:
         self._override_until_s = np.full(size, -np.inf)
         self._level = np.zeros(size, dtype=np.float32)  # the last step's targets
         self._spare = np.zeros(size, dtype=np.float32)  # the next step's, swapped each step
-        self._masks = tuple(np.zeros(size, dtype=np.bool_) for _ in range(5))
-        self._raised = (np.zeros(size, dtype=np.float32), np.zeros(size, dtype=np.float32))
+        self._buffers = StepBuffers.of(size)
         self._fades = Fades(size)
         self._baseline = Baseline(topology)
         self._classes = Classes(topology)
@@ -228,11 +228,12 @@ class Engine:
         base.schedule(states, resolved, self._classes.level)
         level = self._spare
         np.copyto(level, base.level)
-        presence, failsafe, override, _, scratch = self._masks
-        raised = self._presence(now_s, base.lit, presence, scratch)
+        buffers = self._buffers
+        presence, failsafe, override = buffers.presence, buffers.failsafe, buffers.override
+        raised = self._presence(now_s, base.lit, presence, buffers.window)
         np.less(self._stale_at_s, now_s, out=failsafe)
         failsafe &= base.lit
-        safe = self._raise(failsafe, resolved.failsafe_level, self._raised[1])
+        safe = self._raise(failsafe, resolved.failsafe_level, buffers.failsafe_level)
         np.greater(self._override_until_s, now_s, out=override)
         if override.any():
             chosen = np.flatnonzero(override)  # the floor does not bind an operator's override
@@ -266,7 +267,7 @@ class Engine:
         presence asked for, or None where it asked for nothing."""
         np.greater(self._presence_until_s, now_s, out=presence)
         presence &= lit
-        resolved, raised = self._resolved, self._raised[0]
+        resolved, raised = self._resolved, self._buffers.presence_level
         if resolved.staggered and presence.any():
             self._drop_unopened(now_s, presence, scratch)
         if resolved.same_ahead:
@@ -280,7 +281,7 @@ class Engine:
         np.multiply(resolved.ahead_level, scratch, out=raised)
         np.greater(self._occupied_until_s, now_s, out=scratch)
         scratch &= lit
-        occupied = self._raised[1]  # free until the fail-safe, which comes after
+        occupied = self._buffers.occupied_level
         np.multiply(resolved.occupied_level, scratch, out=occupied)
         np.maximum(raised, occupied, out=raised)
         np.maximum(self._spare, raised, out=self._spare)
@@ -290,7 +291,7 @@ class Engine:
         """Presence without the ahead windows that have not opened yet: occupied, or ahead
         and open ((O | A) & (O | open) is O | (A & open))."""
         np.less_equal(self._ahead_from_s, now_s, out=scratch)
-        occupied = self._masks[1]  # free until the fail-safe, which comes after
+        occupied = self._buffers.occupied
         np.greater(self._occupied_until_s, now_s, out=occupied)
         scratch |= occupied
         presence &= scratch
@@ -306,7 +307,7 @@ class Engine:
 
     def _retarget(self, level: Float32Array, now_s: float) -> None:
         """New fades for the segments whose target changed since the last step."""
-        changed = self._masks[3]
+        changed = self._buffers.changed
         np.not_equal(level, self._level, out=changed)
         if not changed.any():
             return

@@ -17,9 +17,8 @@ from controllers.levels import resolve
 from controllers.settings.errors import did_you_mean
 from controllers.settings.policy import LAYER_SECTIONS, Group, Layer, Policy
 from controllers.settings.schedule import Schedule
+from controllers.settings.types import KeyPath
 from controllers.topology import BoolArray, Float32Array, FloatArray, IntArray, Topology
-
-Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +37,7 @@ class Resolved:
 
     policy: Policy
     layers: tuple[Layer, ...]
-    chains: tuple[tuple[Path, ...], ...]
+    chains: tuple[tuple[KeyPath, ...], ...]
     combo_of: IntArray
     members: tuple[IntArray, ...]
     schedules: tuple[Schedule, ...]
@@ -97,7 +96,7 @@ def resolve_policy(policy: Policy, topology: Topology) -> Resolved:
     )
 
 
-Chain = list[tuple[Path, Layer]]
+Chain = list[tuple[KeyPath, Layer]]
 
 
 def combinations(policy: Policy, topology: Topology) -> tuple[IntArray, list[Chain]]:
@@ -113,7 +112,7 @@ def combinations(policy: Policy, topology: Topology) -> tuple[IntArray, list[Cha
     return combo_of.astype(np.int64), chains
 
 
-def covered(path: Path, layer: Layer, topology: Topology) -> BoolArray:
+def covered(path: KeyPath, layer: Layer, topology: Topology) -> BoolArray:
     """The segments an override entry applies to (unknown names apply to nothing)."""
     kind, name = path[0], str(path[1])
     mask = np.zeros(topology.size, dtype=np.bool_)
@@ -142,7 +141,7 @@ def merged(policy: Policy, chain: list[Layer]) -> Layer:
     return Layer(**sections)
 
 
-def set_by(resolved: Resolved, combo: int, section: str, key: str) -> Path:
+def set_by(resolved: Resolved, combo: int, section: str, key: str) -> KeyPath:
     """The key path that gave `section.key` its value in a combination (the last override of
     its chain that sets it, else the top level)."""
     for path in reversed(resolved.chains[combo]):
@@ -152,17 +151,17 @@ def set_by(resolved: Resolved, combo: int, section: str, key: str) -> Path:
     return (section, key)
 
 
-def _patch_at(policy: Policy, path: Path) -> Layer:
+def _patch_at(policy: Policy, path: KeyPath) -> Layer:
     kind, name = path[0], str(path[1])
     if kind == "groups":
         return policy.groups[name]
     return policy.streets[name] if kind == "streets" else policy.segments[name]
 
 
-def unknown_names(policy: Policy, topology: Topology) -> list[tuple[Path, str]]:
+def unknown_names(policy: Policy, topology: Topology) -> list[tuple[KeyPath, str]]:
     """Override entries naming streets or segments the site does not have, and groups named
     like a street or segment (an override target must mean one thing)."""
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[KeyPath, str]] = []
     for name in policy.groups:
         if name in topology.streets or name in topology.positions or name == "all":
             message = f"a group cannot be named like a street or segment ({name!r})"
@@ -177,7 +176,7 @@ def unknown_names(policy: Policy, topology: Topology) -> list[tuple[Path, str]]:
     for group_name, group in policy.groups.items():
         for index, street in enumerate(group.streets):
             if street not in streets:
-                path: Path = ("groups", group_name, "streets", index)
+                path: KeyPath = ("groups", group_name, "streets", index)
                 found.append((path, _unknown("street", street, streets)))
         for index, segment in enumerate(group.segments):
             if segment not in segments:

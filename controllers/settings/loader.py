@@ -16,14 +16,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from controllers.settings.errors import ConfigError, Problem, dotted
+from controllers.settings.types import KeyPath
 
-Path = tuple[str | int, ...]
 _MAX_DEPTH = 64
 
 
 @runtime_checkable
 class _Checked(Protocol):
-    def problems(self) -> list[tuple[Path, str]]: ...
+    def problems(self) -> list[tuple[KeyPath, str]]: ...
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -41,13 +41,13 @@ def load_model(model: type[ModelT], text: str, filename: str) -> ModelT:
     except ValidationError as error:
         problems = [_problem(model, e, lines, filename) for e in error.errors()]
         raise ConfigError(problems) from None
-    found: list[tuple[Path, str]] = value.problems() if isinstance(value, _Checked) else []
+    found: list[tuple[KeyPath, str]] = value.problems() if isinstance(value, _Checked) else []
     if found:
         raise ConfigError([Problem(filename, line_of(lines, p), dotted(p), m) for p, m in found])
     return value
 
 
-def parse_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
+def parse_yaml(text: str, filename: str) -> tuple[Any, dict[KeyPath, int]]:
     """Python data plus the 1-based line of every key and list item, by key path."""
     loader: yaml.SafeLoader | None = None
     try:
@@ -75,9 +75,9 @@ class _Builder:
     def __init__(self, loader: yaml.SafeLoader, filename: str) -> None:
         self.loader = loader
         self.filename = filename
-        self.lines: dict[Path, int] = {}
+        self.lines: dict[KeyPath, int] = {}
 
-    def build(self, node: yaml.Node, path: Path, ancestors: frozenset[int]) -> Any:
+    def build(self, node: yaml.Node, path: KeyPath, ancestors: frozenset[int]) -> Any:
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
         if id(node) in ancestors or len(ancestors) > _MAX_DEPTH:
@@ -89,14 +89,14 @@ class _Builder:
             return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
-    def _scalar(self, node: yaml.Node, path: Path) -> Any:
+    def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, AttributeError, OverflowError) as error:
             # A scalar YAML recognises but cannot build: the date 2026-13-45, `!!int abc`.
             self._fail(node.start_mark.line + 1, path, f"unreadable value: {error}")
 
-    def _mapping(self, node: yaml.MappingNode, path: Path, ancestors: frozenset[int]) -> Any:
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath, ancestors: frozenset[int]) -> Any:
         self.loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -112,11 +112,11 @@ class _Builder:
             result[key] = self.build(value_node, child, ancestors)
         return result
 
-    def _fail(self, line: int, path: Path, message: str) -> NoReturn:
+    def _fail(self, line: int, path: KeyPath, message: str) -> NoReturn:
         raise ConfigError([Problem(self.filename, line, dotted(path), message)])
 
 
-def line_of(lines: dict[Path, int], path: Path) -> int | None:
+def line_of(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
     """The line of the deepest part of `path` that exists in the file."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
@@ -125,15 +125,15 @@ def line_of(lines: dict[Path, int], path: Path) -> int | None:
 
 
 def _problem(
-    model: type[BaseModel], error: ErrorDetails, lines: dict[Path, int], filename: str
+    model: type[BaseModel], error: ErrorDetails, lines: dict[KeyPath, int], filename: str
 ) -> Problem:
-    path: Path = tuple(p for p in error["loc"] if isinstance(p, str | int))
+    path: KeyPath = tuple(p for p in error["loc"] if isinstance(p, str | int))
     # Annotated validators add their function name to the location; drop such tails.
     path = tuple(p for p in path if not (isinstance(p, str) and p.startswith("function-")))
     return Problem(filename, line_of(lines, path), dotted(path), _message(model, error, path))
 
 
-def _message(model: type[BaseModel], error: ErrorDetails, path: Path) -> str:
+def _message(model: type[BaseModel], error: ErrorDetails, path: KeyPath) -> str:
     kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
     if kind == "extra_forbidden":
         return _unknown_key(model, path)
@@ -157,7 +157,7 @@ def _message(model: type[BaseModel], error: ErrorDetails, path: Path) -> str:
     return f"{error['msg'][:1].lower()}{error['msg'][1:]} (got {got!r})"
 
 
-def _unknown_key(model: type[BaseModel], path: Path) -> str:
+def _unknown_key(model: type[BaseModel], path: KeyPath) -> str:
     key = str(path[-1])
     allowed = _fields_at(model, path[:-1])
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
@@ -166,7 +166,7 @@ def _unknown_key(model: type[BaseModel], path: Path) -> str:
     return f"unknown key {key!r}{hint}{listing}"
 
 
-def _fields_at(model: type[BaseModel], path: Path) -> list[str]:
+def _fields_at(model: type[BaseModel], path: KeyPath) -> list[str]:
     """Field names of the model found by following `path` through the annotations."""
     current: Any = model
     for part in path:

@@ -16,6 +16,7 @@ from controllers.settings.schedule import Schedule
 from controllers.settings.types import (
     STRICT,
     Identifier,
+    KeyPath,
     Level,
     NonNegativeSeconds,
     PositiveSeconds,
@@ -24,7 +25,6 @@ from controllers.settings.types import (
 )
 
 LightingClass = Literal["P1", "P2", "P3", "P4", "P5", "P6"]
-Path = tuple[str | int, ...]
 # Sections that groups, streets and segments may override.
 LAYER_SECTIONS = ("schedule", "presence", "traffic", "limits", "failsafe")
 _DEFAULT_CLASSES: dict[LightingClass, float] = {"P3": 300.0, "P4": 100.0, "P5": 20.0, "P6": 0.0}
@@ -209,14 +209,14 @@ class Policy(Layer):
     streets: dict[Identifier, Layer] = Field(default={}, description="per street")
     segments: dict[Identifier, Layer] = Field(default={}, description="per segment")
 
-    def patches(self) -> list[tuple[Path, Layer]]:
+    def patches(self) -> list[tuple[KeyPath, Layer]]:
         """Every override layer with its key path, in precedence order (last wins)."""
-        found: list[tuple[Path, Layer]] = [(("groups", n), g) for n, g in self.groups.items()]
+        found: list[tuple[KeyPath, Layer]] = [(("groups", n), g) for n, g in self.groups.items()]
         found += [(("streets", n), layer) for n, layer in self.streets.items()]
         found += [(("segments", n), layer) for n, layer in self.segments.items()]
         return found
 
-    def problems(self) -> list[tuple[Path, str]]:
+    def problems(self) -> list[tuple[KeyPath, str]]:
         """Rules that span fields: (key path, message) pairs."""
         found = _floor_above_max((), self)
         for path, layer in self.patches():
@@ -230,7 +230,7 @@ class Policy(Layer):
         return found
 
 
-def _floor_above_max(path: Path, layer: Layer) -> list[tuple[Path, str]]:
+def _floor_above_max(path: KeyPath, layer: Layer) -> list[tuple[KeyPath, str]]:
     floor, top = layer.limits.floor, layer.limits.max
     if isinstance(floor, float) and isinstance(top, float) and floor > top:
         message = f"must not exceed limits.max ({top:g}, got {floor:g})"

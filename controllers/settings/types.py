@@ -28,3 +28,6 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_l
 # controllers.levels. Plain validators keep pydantic from reporting one error per union member.
 Level = Annotated[float | str, PlainValidator(parse_level)]
 ScheduleLevel = Annotated[float | str, PlainValidator(parse_schedule_level)]
+
+KeyPath = tuple[str | int, ...]
+"""Where a value sits in a settings file: its keys and list indices, e.g. ("groups", "night", 0)."""
