@@ -24,6 +24,7 @@ from gateway.mqtt.inbox import Inbox
 from gateway.mqtt.publisher import Publisher
 from gateway.ops.housekeeping import Housekeeping
 from gateway.ops.metrics import Metrics
+from gateway.ops.watch import FileWatch, watch_files
 from gateway.pipeline import Outcome, Pipeline
 from gateway.store.committer import Committer
 from gateway.store.database import Writer, build_writer, last_drain
@@ -52,7 +53,8 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.lighting = Lighting(settings.site, settings.policy, clock.now())
-        self.services = LightingServices(self.lighting, settings.files, clock.now())
+        self.services = LightingServices(self.lighting, clock.now())
+        self.config_watch = FileWatch(settings.files)
         self.stats: Counter[str] = Counter()
         self._clock = clock
         self._reload = reload
@@ -120,21 +122,24 @@ class Daemon:
         else:
             self.lighting.replace_policy(new.policy)
             event(log, logging.INFO, "policy reloaded", file=str(new.policy_path))
-        self.services.watch(new.files)
+        self.config_watch.watch(new.files)
 
     async def run(self) -> None:
         """Serve MQTT and, when a database is configured, drain the spool into it."""
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
         side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
-        reload = self.request_reload if self._reload is not None else None
-        services = asyncio.create_task(self.services.run(self.spool, reload), name="services")
+        services = asyncio.create_task(self.services.run(self.spool), name="services")
+        aside = [side, services]
+        if self._reload is not None:
+            watching = watch_files(self.config_watch, self.request_reload)
+            aside.append(asyncio.create_task(watching, name="config-watch"))
         try:
             await self._mqtt()
         finally:
-            side.cancel()
-            services.cancel()
-            await asyncio.gather(side, services, return_exceptions=True)
+            for task in aside:
+                task.cancel()
+            await asyncio.gather(*aside, return_exceptions=True)
             self.services.close(self.spool, self._clock.now())  # before the last drain
             if writer is not None and storing is not None:
                 storing.cancel()

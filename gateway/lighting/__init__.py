@@ -3,6 +3,6 @@
 - `control`   feeds the engine with readings and overrides, decides the commands on the wire.
 - `feedback`  lamp states in, alerts out.
 - `energy`    energy booked every tick, stored per interval.
-- `services`  feedback, energy and the file watch around the lighting, rows written aside.
+- `services`  feedback and energy around the lighting, their rows written aside.
 Imports: `gateway.ingest`, `gateway.store`, `gateway.wire`, `gateway.ops`, `controllers`.
 """

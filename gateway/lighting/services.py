@@ -1,5 +1,5 @@
 """What the daemon does around the lighting besides sending commands: lamp feedback and
-alerts, energy accounting, storing both, and reloading when the config files change.
+alerts, energy accounting, and storing both.
 
 The daemon calls `handles`/`lamp_state` for incoming lamp states, `tick` after each round of
 commands (it returns the alert messages to publish), runs `run()` as a task beside the others
@@ -10,31 +10,26 @@ busy lock, so a spool commit never delays a presence command.
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
-from pathlib import Path
 
 from gateway.lighting.control import Lighting
 from gateway.lighting.energy import EnergyLog
 from gateway.lighting.feedback import Feedback, Message
 from gateway.logs import event
-from gateway.ops.watch import FileWatch
 from gateway.store.spool import Row, Spool
 
 log = logging.getLogger("luciole.gateway")
 
 FLUSH_S = 1.0
-WATCH_S = 2.0
 
 
 class LightingServices:
-    """Feedback, energy and file watching for one site's lighting."""
+    """Feedback and energy for one site's lighting."""
 
-    def __init__(self, lighting: Lighting, watched: list[Path], now_s: float) -> None:
+    def __init__(self, lighting: Lighting, now_s: float) -> None:
         self._lighting = lighting
         self._feedback = Feedback(lighting)
         self._energy = EnergyLog(lighting.topology, now_s)
         self._pending: list[Row] = []
-        self._watch = FileWatch(watched)
 
     @property
     def subscriptions(self) -> list[tuple[str, int]]:
@@ -74,23 +69,11 @@ class LightingServices:
         self._feedback = Feedback(lighting)
         self._energy = EnergyLog(lighting.topology, now_s)
 
-    def watch(self, paths: list[Path]) -> None:
-        """Watch these files from their current contents (after any reload)."""
-        self._watch.watch(paths)
-
-    async def run(self, spool: Spool, reload: Callable[[], None] | None) -> None:
-        """Until cancelled: store pending rows; ask for a reload when a config file changed."""
-        waited_s = 0.0
+    async def run(self, spool: Spool) -> None:
+        """Until cancelled: store the pending rows every `FLUSH_S`."""
         while True:
             await asyncio.sleep(FLUSH_S)
             await self._store(spool)
-            waited_s += FLUSH_S
-            if reload is not None and waited_s >= WATCH_S:
-                waited_s = 0.0
-                changed = await asyncio.to_thread(self._watch.changed)
-                if changed:
-                    event(log, logging.INFO, "config file changed", files=[str(p) for p in changed])
-                    reload()
 
     def close(self, spool: Spool, now_s: float) -> None:
         """On stop: the energy of the interval so far and every pending row, stored now."""

@@ -6,9 +6,17 @@ it has finished. A change is reported once per new content; reloading validates 
 half-written file is refused with its errors and the next write is tried again.
 """
 
+import asyncio
 import hashlib
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from gateway.logs import event
+
+log = logging.getLogger("luciole.gateway")
+
+WATCH_S = 2.0  # a saved file is picked up within this; a stat per file costs microseconds
 
 _Stat = tuple[int, int] | None
 
@@ -36,6 +44,18 @@ class FileWatch:
             if new_digest != digest:
                 found.append(path)
         return found
+
+
+async def watch_files(
+    watch: FileWatch, reload: Callable[[], None], every_s: float = WATCH_S
+) -> None:
+    """Until cancelled: every `every_s`, ask for a reload when a watched file changed."""
+    while True:
+        await asyncio.sleep(every_s)
+        changed = await asyncio.to_thread(watch.changed)
+        if changed:
+            event(log, logging.INFO, "config file changed", files=[str(p) for p in changed])
+            reload()
 
 
 def _stat(path: Path) -> _Stat:
