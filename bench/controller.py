@@ -6,7 +6,8 @@ limit) and the command filter (dead-band, on/off flips, refresh). The engine is 
 busy: walkers on 5 % of the segments, overrides on 1 %, stale sensors on 2 %, counters on a
 third of the segments feeding traffic classes, two policy groups. Timed as the mean of 60
 consecutive ticks one second apart, which includes the traffic window moving on (a bucket
-expires every minute and the classes it fed are selected again).
+expires every minute and the classes it fed are selected again). `--smoke` is the CI run: one
+small size, one round of a few ticks, to show that the benchmark still runs (not a measure).
 
 The loop works from the same state and is checked equal to the engine (levels, reasons,
 ramps, commands due) on a sample before anything is timed. Both run in this process, so the
@@ -33,6 +34,7 @@ from controllers.topology import Topology
 SEGMENTS_PER_STREET = 20
 LOOP_SAMPLE = 20_000  # the loop is timed on this many segments and scaled, or it takes minutes
 TICKS = 60
+SMOKE = {"sizes": "1000", "repeats": 1, "ticks": 3}
 POLICY = {
     "schedule": {
         "night_level": "P5",
@@ -137,12 +139,12 @@ def mean_tick_s(
     return sum(times) / len(times), max(times)
 
 
-def measure(size: int, now_s: float, repeats: int) -> dict[str, float]:
+def measure(size: int, now_s: float, repeats: int, ticks: int) -> dict[str, float]:
     check_equal(size, now_s)
     best, worst = math.inf, 0.0
     for attempt in range(repeats):
         engine, commands = busy_engine(size, now_s, np.random.default_rng(size + attempt))
-        mean_s, max_s = mean_tick_s(engine, commands, now_s, TICKS)
+        mean_s, max_s = mean_tick_s(engine, commands, now_s, ticks)
         best, worst = min(best, mean_s), max(worst, max_s)
     engine, commands = busy_engine(size, now_s, np.random.default_rng(size))
     sample = range(min(size, LOOP_SAMPLE))
@@ -170,9 +172,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ticks", type=int, default=TICKS, help="consecutive ticks timed")
+    parser.add_argument("--smoke", action="store_true", help=f"CI's tiny run: {SMOKE}")
     args = parser.parse_args()
+    if args.smoke:  # the smoke sizes become the defaults: an option given still wins
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     now_s = datetime(2026, 11, 24, 23, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
-    results = [measure(int(s), now_s, args.repeats) for s in args.sizes.split(",")]
+    results = [measure(int(s), now_s, args.repeats, args.ticks) for s in args.sizes.split(",")]
     print(json.dumps({"bench": "controller", "results": results}))
 
 

@@ -1,12 +1,15 @@
 """Draining a backlog: N native QoS 1 messages queued in mosquitto for a persistent session.
 
 (a) baseline: a bare paho subscriber that only acknowledges; (b) `luciole run`: each message
-decoded, validated, committed to the spool, then acknowledged. Same broker, same run; the two
-drains alternate for `--rounds` rounds and each rate is the median of its rounds, so that a
-burst of load from elsewhere on the machine does not decide the ratio. Luciole's time runs from
-the start of its process (start-up included) until the last reading is in the spool. The last
-line is the JSON summary; `lost` counts messages queued but not in the spool afterwards, over
-all rounds.
+decoded, validated, committed to the spool, then acknowledged; (c) the same on the inbox's
+public path, the one it takes when aiomqtt's or paho's private parts are not there (forced
+here through its detector). Same broker, same run; the drains alternate for `--rounds` rounds
+and each rate is the median of its rounds, so that a burst of load from elsewhere on the
+machine does not decide the ratio. Luciole's time runs from the start of its process (start-up
+included) until the last reading is in the spool. The last line is the JSON summary; `lost`
+(and `fallback_lost`) count messages queued but not in the spool afterwards, over all rounds.
+`--smoke` is the CI run: a small backlog, one round, to show that the benchmark still runs
+(not a measure).
 """
 
 import argparse
@@ -23,12 +26,20 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.mqtt.broker import free_port
 
 TOPIC = "luciole/bench/sensor/water/meter-1"
 # The bare subscriber's own topic, same payloads: each backlog is queued for one session only.
 RAW_TOPIC = "bench/raw/water/meter-1"
+# `luciole run` with the inbox's detector saying no: what a machine without the hooks gets.
+PUBLIC_PATH = (
+    "import sys; import gateway.mqtt.hooks as hooks; from luciole.main import main; "
+    "hooks.why_not_fast = lambda *_: 'bench/ingest.py measures the public path'; "
+    "sys.exit(main())"
+)
+SMOKE = {"messages": 200, "rounds": 1}
 
 
 def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -50,7 +61,7 @@ def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def paho_client(port: int, client_id: str, clean: bool) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
     client.max_inflight_messages_set(100)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -95,9 +106,7 @@ def drain_raw(port: int, count: int) -> float:
         if received == count:
             done.set()
 
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id="bench-raw", clean_session=False
-    )
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", clean_session=False)
     client.on_message = on_message
     start = time.perf_counter()
     client.connect("127.0.0.1", port)
@@ -120,11 +129,10 @@ def write_site(folder: Path, port: int) -> Path:
     return folder / "site.yaml"
 
 
-def run_daemon(site: Path) -> subprocess.Popen[bytes]:
+def run_daemon(site: Path, public_path: bool = False) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
-        "-m",
-        "luciole.main",
+        *(["-c", PUBLIC_PATH] if public_path else ["-m", "luciole.main"]),
         "run",
         "--config",
         str(site),
@@ -134,13 +142,13 @@ def run_daemon(site: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command)
 
 
-def drain_luciole(site: Path, count: int) -> tuple[float, int, float]:
+def drain_luciole(site: Path, count: int, public_path: bool = False) -> tuple[float, int, float]:
     """(seconds until every message is in the spool, rows stored, peak RSS in MB), into a
     spool of its own."""
     spool_path = site.parent / "spool" / "luciole.db"
     shutil.rmtree(spool_path.parent, ignore_errors=True)
     start = time.perf_counter()
-    daemon = run_daemon(site)
+    daemon = run_daemon(site, public_path)
     rows, last_change = 0, time.perf_counter()
     while rows < count and time.perf_counter() - last_change < 30:
         time.sleep(0.05)  # polling the spool from outside the daemon
@@ -188,11 +196,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3, help="alternating drains of each")
+    parser.add_argument("--smoke", action="store_true", help=f"CI's tiny run: {SMOKE}")
     args = parser.parse_args()
+    if args.smoke:  # the smoke sizes become the defaults: an option given still wins
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     count = args.messages
     raw_rates: list[float] = []
     luciole_rates: list[float] = []
-    lost, peak_mb = 0, 0.0
+    fallback_rates: list[float] = []
+    lost, fallback_lost, peak_mb = 0, 0, 0.0
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         broker, port = start_mosquitto(workdir)
@@ -209,15 +222,22 @@ def main() -> None:
                 luciole_s, stored, peak = drain_luciole(site, count)
                 luciole_rates.append(count / luciole_s)
                 lost, peak_mb = lost + count - stored, max(peak_mb, peak)
+                queue_messages(port, count, TOPIC, (args.rounds + round_no) * count)
+                fallback_s, fallback_stored, _ = drain_luciole(site, count, public_path=True)
+                fallback_rates.append(count / fallback_s)
+                fallback_lost += count - fallback_stored
                 print(
                     f"round {round_no + 1}: bare paho {raw_rates[-1]:,.0f} msg/s, "
-                    f"luciole {luciole_rates[-1]:,.0f} msg/s (stored {stored:,} of {count:,})",
+                    f"luciole {luciole_rates[-1]:,.0f} msg/s (stored {stored:,} of {count:,}), "
+                    f"public path {fallback_rates[-1]:,.0f} msg/s "
+                    f"(stored {fallback_stored:,} of {count:,})",
                     file=sys.stderr,
                 )
         finally:
             broker.terminate()
             broker.wait(timeout=10)
     raw_rate, luciole_rate = statistics.median(raw_rates), statistics.median(luciole_rates)
+    fallback_rate = statistics.median(fallback_rates)
     print(
         json.dumps(
             {
@@ -227,6 +247,9 @@ def main() -> None:
                 "luciole_msgs_per_s": round(luciole_rate),
                 "ratio": round(luciole_rate / raw_rate, 3),
                 "lost": lost,
+                "fallback_msgs_per_s": round(fallback_rate),
+                "fallback_ratio": round(fallback_rate / raw_rate, 3),
+                "fallback_lost": fallback_lost,
                 "peak_rss_mb": peak_mb,
             }
         )

@@ -12,7 +12,8 @@ this process on the same trace:
   command filter (`sim.runs.offline.BatchPipeline`); the commands due come out as arrays (offline
   nothing is sent, so no MQTT payload is built: that is not timed because it is not done).
 The last line is `{"bench": "replay", "events": n, "events_per_s": ..}`; the line before it
-has the decode and baseline rates and the ratio.
+has the decode and baseline rates and the ratio. `--smoke` is the CI run: a few streets for a
+minute, to show that the benchmark still runs (not a measure).
 """
 
 import argparse
@@ -30,6 +31,7 @@ from sim.world.rates import Rates
 
 SEGMENTS = 20
 START_S = 1_736_982_000.0  # 00:00 in Paris, 16 January 2025: lit all through
+SMOKE = {"streets": 5, "minutes": 1.0, "baseline": 200}
 
 
 def city(streets: int) -> SiteConfig:
@@ -87,7 +89,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=300.0, help="walkers per hour per street")
     parser.add_argument("--baseline", type=int, default=20_000)
+    parser.add_argument("--smoke", action="store_true", help=f"CI's tiny run: {SMOKE}")
     args = parser.parse_args()
+    if args.smoke:  # the smoke sizes become the defaults: an option given still wins
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
+    limit: int = args.baseline
     site = city(args.streets)
     policy = Policy()
     messages = trace(site, args.minutes, args.rate)
@@ -97,12 +104,12 @@ def main() -> None:
     def baseline() -> int:
         pipeline = Pipeline(site, policy, START_S)
         next_tick_s = START_S
-        for received_s, topic, payload in messages[: args.baseline]:
+        for received_s, topic, payload in messages[:limit]:
             while next_tick_s <= received_s:
                 pipeline.tick(next_tick_s)
                 next_tick_s += site.tick_s
             pipeline.message(topic, payload, received_s)
-        return min(args.baseline, len(messages))
+        return min(limit, len(messages))
 
     exact, exact_s = timed(baseline)
     batch = BatchPipeline(site, policy, START_S)

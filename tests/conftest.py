@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -118,15 +119,22 @@ def _start_mosquitto(binary: str, workdir: Path) -> Iterator[BrokerInfo]:
 
 
 def _copy_log(process: subprocess.Popen[bytes], path: Path, running: threading.Event) -> None:
-    """Keep mosquitto's output in a file; signal when it says it is running."""
+    """Keep mosquitto's output in a file; signal when it says it is running. The pipe is
+    closed here, at its end, by its only reader."""
     assert process.stdout is not None
-    with path.open("ab") as log:
+    with path.open("ab") as log, process.stdout:
         for line in process.stdout:
             log.write(line)
             log.flush()
             if b" running" in line:
                 running.set()
     running.set()  # exited: let the waiter look at the process
+
+
+def _read_to_end(pipe: IO[bytes]) -> None:
+    """Drain a child's pipe so that it never blocks on a full one; close it at its end."""
+    with pipe:
+        pipe.read()
 
 
 class Embedded:
@@ -207,9 +215,12 @@ class Victoria:
         assert self.process.stderr is not None
         for output in self.process.stderr:  # until it says it starts serving (or exits)
             if b"starting http server at" in output:
-                threading.Thread(target=self.process.stderr.read, daemon=True).start()
+                threading.Thread(
+                    target=_read_to_end, args=(self.process.stderr,), daemon=True
+                ).start()
                 self._until_listening()
                 return
+        self.process.stderr.close()  # at its end: the process exited
         raise RuntimeError("victoria-metrics did not start")
 
     def _until_listening(self) -> None:

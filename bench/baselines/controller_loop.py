@@ -8,6 +8,10 @@ filter. Levels are kept as float32 values where the engine keeps float32, so tha
 be compared exactly on reasons and commands.
 """
 
+# The engine's state is private to it (no caller needs it); this baseline alone copies all of
+# it, as the starting point of the same tick, so it reads the engine's own attributes.
+# ruff: noqa: SLF001
+
 from dataclasses import dataclass
 
 import numpy as np

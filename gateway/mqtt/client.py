@@ -12,6 +12,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from controllers.settings.site import BrokerSettings
+from gateway.mqtt.hooks import paho_of
 from gateway.wire.payloads import LOW_LATENCY_SOCKET_OPTIONS
 
 # The library's client and its error, named here so that no other room imports aiomqtt.
@@ -39,7 +40,7 @@ def client_for(broker: BrokerSettings, base: Path) -> aiomqtt.Client:
     )
     client.pending_calls_threshold = PENDING_CALLS_WARNING
     # aiomqtt has no switch for manual acks yet; paho's is set before connecting.
-    client._client.manual_ack_set(True)
+    paho_of(client).manual_ack_set(True)
     return client
 
 

@@ -84,6 +84,9 @@ def _chunks(data: bytes, cuts: list[int]) -> Iterator[bytes]:
     yield data[start:]
 
 
+# A PUBLISH to write as (topic, payload, qos, mid); any other packet is its bytes.
+Publish = tuple[bytes, bytes, int, int]
+
 topics = st.text(min_size=1, max_size=40).map(lambda t: t.encode("utf-8"))
 publishes = st.tuples(
     topics, st.binary(max_size=300), st.sampled_from([0, 1]), st.integers(1, 65535)
@@ -100,7 +103,7 @@ streams = st.lists(st.one_of(publishes, others), max_size=30)
     st.sampled_from([7, 64, 64 * 1024]),
 )
 def test_any_stream_cut_anywhere_gives_every_packet_once_in_order(
-    packets: list[object], cuts: list[int], mqtt5: bool, recv_bytes: int
+    packets: list[bytes | Publish], cuts: list[int], mqtt5: bool, recv_bytes: int
 ) -> None:
     """PUBLISH QoS 0/1 packets are delivered, all others are handed to paho, in stream order."""
     wire = Wire(mqtt5, recv_bytes)

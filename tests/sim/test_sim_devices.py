@@ -49,7 +49,7 @@ def _lamp_devices(site: SiteConfig, topology: Topology) -> tuple[LampDevices, Ou
 
 
 def _drain(outbox: Outbox) -> list[Outgoing]:
-    queue = outbox._queue  # the test reads what a publisher task would send
+    queue = outbox._queue  # noqa: SLF001  (reads what a publisher task would send)
     return [queue.get_nowait() for _ in range(queue.qsize())]
 
 

@@ -62,7 +62,7 @@ def test_vs133_totals_wrap_like_the_device() -> None:
     """The VS133's u32 totals wrap past 2**32 - 1, and the gateway still counts one walker."""
     site, encoder = _site("chirpstack"), Encoder(Topics("luciole", "t"))
     intake, nid = Intake(site), network_id("chirpstack", "c", 7) or ""
-    encoder._totals["c"] = (2**32 - 1, 0)  # the device has counted for a long time
+    encoder._totals["c"] = (2**32 - 1, 0)  # noqa: SLF001  (a device that counted for long)
     counts = []
     for seq in range(2):
         topic, payload = encoder.encode(
@@ -94,6 +94,6 @@ def test_each_fault_switch_does_what_it_says() -> None:
     offsets = {m.device: json.loads(m.body)["ts"] - T0_S for m in skewed}
     assert len(set(offsets.values())) == 3 and all(abs(v) <= 60 for v in offsets.values())
     window = {"at_s": 10, "for_s": 20, "devices": ["d1"]}
-    dropped = FaultInjector(Faults(dropout=[window]), T0_S, rng).apply(_messages(50))  # type: ignore[list-item]
+    dropped = FaultInjector(Faults(dropout=[window]), T0_S, rng).apply(_messages(50))
     gone = {m.topic for m in _messages(50)} - {m.topic for m in dropped}
     assert gone == {f"x/{i}" for i in range(10, 30) if i % 3 == 1}
