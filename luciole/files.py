@@ -12,7 +12,7 @@ from controllers.settings import ConfigError
 from gateway.config import load_settings
 from gateway.store.export import export, parse_when
 from gateway.store.spool import Spool
-from luciole.decode import DecodeRequest, decode
+from luciole.decode import NO_READING_YET, DecodeRequest, decode
 
 EXIT_OK, EXIT_INVALID = 0, 2
 
@@ -25,7 +25,9 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
         description=doc(_decode_command),
     )
     decode.add_argument("file", metavar="FILE", help="the payload, or - for standard input")
-    decode.add_argument("--format", help="native, chirpstack, tts, senml or wmbusmeters")
+    decode.add_argument(
+        "--format", help="native, chirpstack, tts, senml or wmbusmeters (default: by its shape)"
+    )
     decode.add_argument("--codec", help="vendor codec for LoRaWAN bytes, e.g. milesight-vs133")
     decode.add_argument("--topic", help="the MQTT topic it came on (routes it with --config)")
     decode.add_argument("--config", type=Path, help="site file: also check the device registry")
@@ -60,7 +62,10 @@ def doc(function: object) -> str:
 
 def _decode_command(args: argparse.Namespace) -> int:
     """Decode one payload as the gateway would: readings as JSON lines on stdout (exit 0), or
-    the reason it is refused on stderr (exit 2). Without --config the device check is skipped.
+    the reason it is refused on stderr (exit 2), with what the device said when no reading
+    came of it. Without --config the device check is skipped; without --format the payload's
+    shape picks one (ChirpStack, The Things Stack, SenML, wmbusmeters or native), said on
+    stderr.
     """
     try:
         payload = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -71,19 +76,24 @@ def _decode_command(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
-    result = decode(DecodeRequest(payload, args.format, args.codec, args.topic, site))
-    if isinstance(result, list):
-        for row in result:
-            print(json.dumps(row, ensure_ascii=False))
-        if not result:
-            print(
-                "luciole decode: accepted, no reading yet (a counter's first total is its "
-                "baseline)",
-                file=sys.stderr,
-            )
-        return EXIT_OK
-    print(f"refused: {result.reason}: {result.detail}", file=sys.stderr)
-    return EXIT_INVALID
+    outcome = decode(DecodeRequest(payload, args.format, args.codec, args.topic, site))
+    if outcome.guessed is not None:
+        print(
+            f"luciole decode: read as {outcome.guessed.format}, from its shape"
+            f" ({outcome.guessed.why}); --format picks another",
+            file=sys.stderr,
+        )
+    for row in outcome.rows:
+        print(json.dumps(row, ensure_ascii=False))
+    # One line each, so that scripts can read the reason; what the device said goes with it.
+    held = "" if outcome.said is None else f"; it said: {json.dumps(outcome.said)}"
+    if outcome.rejection is not None:
+        rejection = outcome.rejection
+        print(f"refused: {rejection.reason}: {rejection.detail}{held}", file=sys.stderr)
+        return EXIT_INVALID
+    if not outcome.rows:
+        print(f"luciole decode: accepted, {NO_READING_YET}{held}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _export_command(args: argparse.Namespace) -> int:

@@ -83,6 +83,23 @@ class AxiomaQalcosonicW1:
         log_volume_l = int.from_bytes(data[6:10], "little")
         return self._readings(log_volume_l, deltas_l, _status_alarms(data[5]))
 
+    def describe(self, data: bytes, fport: int | None) -> dict[str, object]:
+        """The frame's fields, whether or not it can be read as readings."""
+        if len(data) != _FRAME_BYTES:
+            return {"bytes": len(data), "unreadable": f"the 24-hour frame has {_FRAME_BYTES}"}
+        packed = int.from_bytes(data[10:], "little")
+        mask = (1 << _DELTA_BITS) - 1
+        return {
+            "frame_version": data[0],
+            "timestamp_unix": int.from_bytes(data[1:5], "little"),
+            "status": data[5],
+            "log_volume_m3": int.from_bytes(data[6:10], "little") / _LITRES_PER_M3,
+            "deltas_m3": [
+                ((packed >> (_DELTA_BITS * hour)) & mask) / _LITRES_PER_M3 for hour in range(_HOURS)
+            ],
+            "history_multiplier": packed >> (_DELTA_BITS * _HOURS),
+        }
+
     def from_object(self, obj: Mapping[str, object]) -> list[CodecReading]:
         """The same readings from the vendor's object (`log_volume_m3`, `delta_1_m3`, ...);
         an object with only `current_volume_m3` yields the current index alone.
@@ -159,7 +176,8 @@ def _litres(obj: Mapping[str, object], key: str, limit_l: int) -> int | None:
     # A huge int is finite but cannot become a float: check floats only.
     if isinstance(value, float) and not math.isfinite(value):
         raise CodecError(f"{key}: {value!r} is not a volume")
-    litres = round(value * _LITRES_PER_M3)
+    # Compared in m³ first: a float near its maximum times 1000 is infinity, not litres.
+    litres = round(value * _LITRES_PER_M3) if 0 <= value <= limit_l / _LITRES_PER_M3 else -1
     if not 0 <= litres < limit_l:
         raise CodecError(f"{key}: {value!r} m³ is outside what the meter can send")
     return litres

@@ -12,7 +12,9 @@ Milesight channels (see `milesight_vs133` for the frame layout); integers little
 | temperature alarm   | 83 | 67   | temperature (int16) + status (1 byte)            |
 | distance alarm      | 84 | 82   | distance (u16) + status (1 byte)                 |
 plus the Milesight device-information channels (0xFF). An alarm status is 1 when the threshold
-alarm is raised and 0 when it is released.
+alarm is raised and 0 when it is released. Its predecessor on bin lids, the EM310-UDL, sends
+distance on 03 82 and position on 04 00 (ids the EM400-UDL does not use), and older vendor
+decoders named its position `tilt`: this codec reads both models.
 
 A frame yields one bin reading. Alarms, in Luciole's vocabulary: a tilted position is "tilt";
 the temperature threshold alarm is "fire" (a bin sensor's temperature threshold is there to
@@ -26,7 +28,14 @@ import math
 from collections.abc import Callable, Mapping
 
 from gateway.codecs.base import CodecError, CodecReading
-from gateway.codecs.milesight_vs133 import DEVICE_INFO_LAYOUT, Layout, read_channels
+from gateway.codecs.milesight_vs133 import (
+    DEVICE_INFO_LAYOUT,
+    Describer,
+    Layout,
+    describe_frame,
+    read_channels,
+    u16,
+)
 from gateway.wire.payloads import Kind
 
 # What one channel or field says: values, and alarm states (alarm name -> raised).
@@ -91,6 +100,8 @@ _CHANNELS: Mapping[tuple[int, int], Callable[[bytes], Found]] = {
     (0x03, 0x67): _temperature,
     (0x04, 0x82): _distance,
     (0x05, 0x00): _position,
+    (0x03, 0x82): _distance,  # EM310-UDL
+    (0x04, 0x00): _position,  # EM310-UDL
     (0x83, 0x67): _temperature_alarm,
     (0x84, 0x82): _distance_alarm,
 }
@@ -100,9 +111,44 @@ _LAYOUT: Layout = {
     (0x03, 0x67): 2,
     (0x04, 0x82): 2,
     (0x05, 0x00): 1,
+    (0x03, 0x82): 2,
+    (0x04, 0x00): 1,
     (0x06, 0x88): 9,  # where an NB-IoT unit is: not a bin measurement
     (0x83, 0x67): 3,
     (0x84, 0x82): 3,
+}
+_POSITIONS = {0: "normal", 1: "tilt"}
+_ALARM_STATES = {_ALARM_RELEASED: "threshold_alarm_release", _ALARM_RAISED: "threshold_alarm"}
+
+
+def _word(table: Mapping[int, str], code: int) -> str:
+    return table.get(code, f"unknown ({code})")
+
+
+def _describe_location(body: bytes) -> dict[str, object]:
+    return {
+        "longitude": int.from_bytes(body[0:4], "little", signed=True) / 1e6,
+        "latitude": int.from_bytes(body[4:8], "little", signed=True) / 1e6,
+        "motion_status": body[8],
+    }
+
+
+_DESCRIBERS: Mapping[tuple[int, int], Describer] = {
+    (0x01, 0x75): lambda body: {"battery": body[0]},
+    (0x03, 0x67): lambda body: {"temperature": _temperature_c(body)},
+    (0x04, 0x82): lambda body: {"distance": u16(body, 0)},
+    (0x05, 0x00): lambda body: {"position": _word(_POSITIONS, body[0])},
+    (0x03, 0x82): lambda body: {"distance": u16(body, 0)},
+    (0x04, 0x00): lambda body: {"position": _word(_POSITIONS, body[0])},
+    (0x06, 0x88): _describe_location,
+    (0x83, 0x67): lambda body: {
+        "temperature": _temperature_c(body),
+        "temperature_alarm": _word(_ALARM_STATES, body[2]),
+    },
+    (0x84, 0x82): lambda body: {
+        "distance": u16(body, 0),
+        "distance_alarm": _word(_ALARM_STATES, body[2]),
+    },
 }
 # Newer vendor decoders write an alarm as words (joined by '_' or ' '); older ones wrote a
 # boolean (`temperature_abnormal`, `distance_alarming`).
@@ -137,6 +183,10 @@ class MilesightEm400Udl:
             ]
         )
 
+    def describe(self, data: bytes, fport: int | None) -> dict[str, object]:
+        """The frame in the vendor decoder's names (`distance`, `position`, ...)."""
+        return describe_frame(data, _LAYOUT, _DESCRIBERS)
+
     def _readings(self, found: list[Found]) -> list[CodecReading]:
         values: dict[str, object] = {}
         states: dict[str, bool] = {}
@@ -165,11 +215,12 @@ def _number_field(
 
 
 def _position_field(obj: Mapping[str, object]) -> Found:
-    position = obj.get("position")
+    key = "position" if obj.get("position") is not None else "tilt"  # EM310-UDL's older name
+    position = obj.get(key)
     if position is None:
         return {}, {}
     if position not in ("normal", "tilt"):
-        raise CodecError(f"position: expected 'normal' or 'tilt' (got {position!r})")
+        raise CodecError(f"{key}: expected 'normal' or 'tilt' (got {position!r})")
     tilted = position == "tilt"
     return {"tilt": tilted}, {"tilt": tilted}
 

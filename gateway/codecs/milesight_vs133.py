@@ -13,11 +13,13 @@ body whose length the (id, type) pair fixes; integers are little-endian. The VS1
 plus region count (0F E3, 4 bytes) and dwell time (10 E4, 5 bytes), which describe people
 standing in areas rather than walkers passing, so they are read past and not reported.
 
-Each line in a frame yields one reading, in line order: `total_in`/`total_out` (the device's
-cumulative counters) and `count_in`/`count_out` (walkers in the device's report period; its
-length is a device setting the frame does not carry, hence no `period_s`).
+Each line in a frame yields one reading, in line order: `line` (1 to 4: each line has its own
+counters), `total_in`/`total_out` (the device's cumulative counters) and `count_in`/`count_out`
+(walkers in the device's report period; its length is a device setting the frame does not
+carry, hence no `period_s`).
 
-This module also holds the Milesight channel reader the other Milesight codecs use.
+This module also holds the Milesight channel reader and describer the other Milesight codecs
+use.
 """
 
 import math
@@ -54,27 +56,80 @@ def read_channels(data: bytes, layout: Layout) -> list[Channel]:
     """
     if not data:
         raise CodecError("empty payload")
+    channels, problem = scan_channels(data, layout)
+    if problem is not None:
+        raise CodecError(problem)
+    return channels
+
+
+def scan_channels(data: bytes, layout: Layout) -> tuple[list[Channel], str | None]:
+    """The channels of a frame up to the first one that cannot be read, and why it cannot
+    (None when the whole frame was read)."""
     channels: list[Channel] = []
     offset = 0
     while offset < len(data):
         if offset + 2 > len(data):
-            raise CodecError(f"frame ends inside the channel header at byte {offset}")
+            return channels, f"frame ends inside the channel header at byte {offset}"
         channel_id, channel_type = data[offset], data[offset + 1]
         size = layout.get((channel_id, channel_type))
+        name = f"channel 0x{channel_id:02x} type 0x{channel_type:02x}"
         if size is None:
-            raise CodecError(
-                f"unknown channel 0x{channel_id:02x} type 0x{channel_type:02x} at byte {offset}"
-            )
+            return channels, f"unknown {name} at byte {offset}"
         rest = data[offset + 2 :]
-        length = size if isinstance(size, int) else size(rest)
+        try:
+            length = size if isinstance(size, int) else size(rest)
+        except CodecError as error:
+            return channels, error.detail
         if len(rest) < length:
-            raise CodecError(
-                f"channel 0x{channel_id:02x} type 0x{channel_type:02x} needs {length} bytes,"
-                f" {len(rest)} left"
-            )
+            return channels, f"{name} needs {length} bytes, {len(rest)} left"
         channels.append((channel_id, channel_type, rest[:length]))
         offset += 2 + length
-    return channels
+    return channels, None
+
+
+# What a channel's body says, in the vendor decoder's names; it never raises, so that a frame
+# can always be described, odd values included.
+Describer = Callable[[bytes], Mapping[str, object]]
+
+
+def describe_frame(
+    data: bytes, layout: Layout, describers: Mapping[tuple[int, int], Describer]
+) -> dict[str, object]:
+    """What a Milesight frame holds, in the vendor's names (see `describe_channels`), and where
+    reading stopped, as `unreadable`, when the frame cannot be read to its end."""
+    channels, problem = scan_channels(data, layout)
+    out = describe_channels(channels, describers)
+    if problem is not None or not data:
+        out["unreadable"] = problem or "empty payload"
+    return out
+
+
+def describe_channels(
+    channels: list[Channel], describers: Mapping[tuple[int, int], Describer]
+) -> dict[str, object]:
+    """Channels in the vendor decoder's names: a channel without a describer as
+    `channel_<id>_<type>` in hex, a repeated channel's lists (history records) joined."""
+    out: dict[str, object] = {}
+    for channel_id, channel_type, body in channels:
+        describer = describers.get((channel_id, channel_type))
+        if describer is None:
+            out[f"channel_{channel_id:02x}_{channel_type:02x}"] = body.hex()
+            continue
+        for key, value in describer(body).items():
+            out[key] = _joined(out.get(key), value)
+    return out
+
+
+def _joined(earlier: object, value: object) -> object:
+    """A list joined to the list a channel gave before (history records), else the value."""
+    if isinstance(earlier, list) and isinstance(value, list):
+        return [*earlier, *value]
+    return value
+
+
+def u16(body: bytes, start: int) -> int:
+    """The little-endian unsigned 16-bit integer at `start`."""
+    return int.from_bytes(body[start : start + 2], "little")
 
 
 def count_value(value: object, name: str, limit: int) -> int | None:
@@ -135,6 +190,10 @@ class MilesightVs133:
                 lines.setdefault(line, {}).update(_line_field(field, body))
         return self._readings(lines)
 
+    def describe(self, data: bytes, fport: int | None) -> dict[str, object]:
+        """The frame in Milesight's flat names (`line_1_total_in`, `region_1_count`, ...)."""
+        return describe_frame(data, _LAYOUT, _DESCRIBERS)
+
     def from_object(self, obj: Mapping[str, object]) -> list[CodecReading]:
         """Line counters from the vendor's object, nested (`line_1.total_in`, as The Things
         Stack's decoder writes) or flat (`line_1_total_in`, as Milesight's own decoder writes).
@@ -144,8 +203,8 @@ class MilesightVs133:
 
     def _readings(self, lines: Mapping[int, Mapping[str, object]]) -> list[CodecReading]:
         return [
-            CodecReading(kind=self.kind, values=dict(values))
-            for _, values in sorted(lines.items())
+            CodecReading(kind=self.kind, values={"line": line, **values})
+            for line, values in sorted(lines.items())
             if values
         ]
 
@@ -157,6 +216,31 @@ def _line_field(field: str, body: bytes) -> dict[str, object]:
             "count_out": int.from_bytes(body[2:4], "little"),
         }
     return {field: int.from_bytes(body, "little")}
+
+
+def _describe_line_field(line: int, field: str) -> Describer:
+    if field == "period":
+        return lambda body: {
+            f"line_{line}_period_in": u16(body, 0),
+            f"line_{line}_period_out": u16(body, 2),
+        }
+    return lambda body: {f"line_{line}_{field}": int.from_bytes(body, "little")}
+
+
+def _describe_regions(body: bytes) -> dict[str, object]:
+    return {f"region_{n}_count": count for n, count in enumerate(body, start=1)}
+
+
+def _describe_dwell(body: bytes) -> dict[str, object]:
+    region = body[0]
+    return {f"region_{region}_avg_dwell": u16(body, 1), f"region_{region}_max_dwell": u16(body, 3)}
+
+
+_DESCRIBERS: Mapping[tuple[int, int], Describer] = {
+    **{key: _describe_line_field(line, field) for key, (line, field) in _LINE_FIELDS.items()},
+    (0x0F, 0xE3): _describe_regions,
+    (0x10, 0xE4): _describe_dwell,
+}
 
 
 def _object_line(obj: Mapping[str, object], line: int) -> dict[str, object]:

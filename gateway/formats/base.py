@@ -15,9 +15,11 @@ from gateway.wire.payloads import Kind
 # The value names a decoder may use, per kind, with units in the names.
 VALUE_KEYS: Mapping[Kind, frozenset[str]] = {
     # count: walkers in period_s (0: one event); count_in/count_out by direction;
-    # total/total_in/total_out: the device's cumulative counters (turned into deltas later).
+    # total/total_in/total_out: the device's cumulative counters (turned into deltas later);
+    # line: which of the device's counting lines (a VS133 has four, each with its own totals).
     "pedestrian": frozenset(
         {
+            "line",
             "count",
             "count_in",
             "count_out",
@@ -34,7 +36,9 @@ VALUE_KEYS: Mapping[Kind, frozenset[str]] = {
     "water": frozenset({"total_m3", "flow_m3h", "backflow_m3", "alarms", "battery_pct"}),
 }
 
-# One vocabulary for alarms, whatever the vendor calls them.
+# One vocabulary for alarms, whatever the vendor calls them. A decoder that reads a vendor's
+# flag with no word here keeps it as `other:<FLAG>` (see `OTHER_ALARM`) rather than lose it.
+OTHER_ALARM = "other:"
 ALARMS: Mapping[Kind, frozenset[str]] = {
     "pedestrian": frozenset(),
     "bin": frozenset({"tilt", "fire", "low_battery", "sensor_error", "full"}),

@@ -15,7 +15,6 @@ import re
 
 from gateway.formats.base import Decoded, DecodeError
 from gateway.formats.common import (
-    Uplink,
     b64_bytes,
     eui_hex,
     json_object,
@@ -24,8 +23,8 @@ from gateway.formats.common import (
     opt_str,
     opt_uint,
     rfc3339_s,
-    uplink_decoded,
 )
+from gateway.formats.lorawan import Uplink, uplink_decoded
 from gateway.formats.message import Message
 
 _EVENT_TOPIC = re.compile(r"/event/([^/]+)$")
@@ -37,10 +36,14 @@ _MAX_FPORT = 255
 
 def decode(message: Message) -> list[Decoded]:
     """The readings of one ChirpStack v4 or v3 uplink event."""
+    return uplink_decoded(uplink(message), message, "chirpstack")
+
+
+def uplink(message: Message) -> Uplink:
+    """The checked uplink of one ChirpStack v4 or v3 event, before its codec reads it."""
     event = json_object(message.payload)
     _require_uplink(message.topic, event)
-    uplink = _v4(event) if "deviceInfo" in event else _v3(event)
-    return uplink_decoded(uplink, message, "chirpstack")
+    return _v4(event) if "deviceInfo" in event else _v3(event)
 
 
 def _require_uplink(topic: str, event: dict[str, object]) -> None:

@@ -1,11 +1,7 @@
 """What every decoder shares, implemented once: bounded strict JSON, RFC 3339 times, base64,
-devEUIs, typed field access, the checks every `Decoded` passes, and the LoRaWAN step from an
-uplink's bytes or object through the device's codec to `Decoded` (ChirpStack and TTS).
+devEUIs, typed field access, and the checks every `Decoded` passes. The LoRaWAN step (an
+uplink's bytes or object through the device's codec) is in `gateway.formats.lorawan`.
 """
-
-# Postponed annotations and a module import: `gateway.codecs.base` imports
-# `gateway.formats.base`, so a from-import here would fail when a codec module is imported first.
-from __future__ import annotations
 
 import base64
 import json
@@ -13,16 +9,10 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-import gateway.codecs.base as codec_base
-from gateway.formats.base import ALARMS, VALUE_KEYS, Decoded, DecodeError
+from gateway.formats.base import ALARMS, OTHER_ALARM, VALUE_KEYS, Decoded, DecodeError
 from gateway.wire.payloads import Kind
-
-if TYPE_CHECKING:
-    from gateway.formats.message import Message
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 _MAX_INT_DIGITS = 40  # larger JSON integers are refused, so every number converts to a float
@@ -33,8 +23,10 @@ REQUIRED_ANY: Mapping[Kind, frozenset[str]] = {
     "bin": VALUE_KEYS["bin"],
     "water": frozenset({"total_m3"}),  # the meter index: everything downstream is built on it
 }
-_COUNT_KEYS = REQUIRED_ANY["pedestrian"]
-_SIGNED_KEYS = frozenset({"temperature_c"})
+_WHOLE_KEYS = REQUIRED_ANY["pedestrian"] | {"line"}
+# A meter's flow is signed: water running backwards through it reads below zero (ultrasonic
+# meters report a few litres an hour either way at rest); its index stays what it is.
+_SIGNED_KEYS = frozenset({"temperature_c", "flow_m3h"})
 
 
 def parse_json(payload: bytes) -> object:
@@ -206,9 +198,12 @@ def make_decoded(
     dedup_key: str | None,
     source: str,
     reason: str,
+    other_alarms: bool = False,
 ) -> Decoded:
     """A `Decoded` whose values use only the kind's names, with sane types; `reason` is the
-    rejection word when they do not (a reading without its key values is `no_readings`)."""
+    rejection word when they do not (a reading without its key values is `no_readings`).
+    `other_alarms` lets alarms outside the vocabulary through as `other:<FLAG>`, for formats
+    that relay a vendor's flags (ours, native, must use the vocabulary)."""
     if ts_s is not None and real(ts_s) is None:
         raise DecodeError(reason, f"time {ts_s!r} is out of range")
     if type(values) is not dict and not isinstance(values, Mapping):
@@ -220,7 +215,8 @@ def make_decoded(
             reason, f"{kind} has no value {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
         )
     checked = {
-        str(key): _checked_value(kind, str(key), value, reason) for key, value in values.items()
+        str(key): _checked_value(kind, str(key), value, reason, other_alarms)
+        for key, value in values.items()
     }
     if not checked.keys() & REQUIRED_ANY[kind]:
         needed = ", ".join(sorted(REQUIRED_ANY[kind]))
@@ -228,9 +224,9 @@ def make_decoded(
     return Decoded(network_id, kind, ts_s, checked, dedup_key, source)
 
 
-def _checked_value(kind: Kind, key: str, value: object, reason: str) -> object:
+def _checked_value(kind: Kind, key: str, value: object, reason: str, other: bool) -> object:
     if key == "alarms":
-        return _checked_alarms(kind, value, reason)
+        return _checked_alarms(kind, value, reason, other)
     if key == "direction":
         if value in ("forward", "backward"):
             return value
@@ -242,7 +238,7 @@ def _checked_value(kind: Kind, key: str, value: object, reason: str) -> object:
     number = real(value)
     if number is None:
         raise DecodeError(reason, f"{key} must be a finite number, got {value!r:.40}")
-    if key in _COUNT_KEYS:
+    if key in _WHOLE_KEYS:
         if number < 0 or not number.is_integer():
             raise DecodeError(reason, f"{key} must be a whole number ≥ 0, got {value!r:.40}")
         return int(number)
@@ -252,77 +248,21 @@ def _checked_value(kind: Kind, key: str, value: object, reason: str) -> object:
     return int(value) if integral else number  # type: ignore[call-overload]
 
 
-def _checked_alarms(kind: Kind, value: object, reason: str) -> list[str]:
+def _checked_alarms(kind: Kind, value: object, reason: str, other: bool) -> list[str]:
     if not isinstance(value, list | tuple | set | frozenset):
         raise DecodeError(reason, f"alarms must be a list, got {value!r:.40}")
-    unknown = [alarm for alarm in value if alarm not in ALARMS[kind]]
+    unknown = [
+        alarm
+        for alarm in value
+        if alarm not in ALARMS[kind] and not (other and _is_other_alarm(alarm))
+    ]
     if unknown:
         known = ", ".join(sorted(ALARMS[kind])) or "none"
         raise DecodeError(reason, f"unknown {kind} alarm {unknown[0]!r:.40}; known: {known}")
     return sorted(set(value))
 
 
-@dataclass(frozen=True)
-class Uplink:
-    """What a network server's uplink tells a codec, already checked and decoded."""
-
-    eui: str
-    ts_s: float | None  # the network server's time of the uplink, if it gave one
-    fport: int | None
-    dedup_key: str | None
-    data: bytes | None  # the FRMPayload
-    obj: Mapping[str, object] | None  # what the server's payload formatter made of it
-
-
-def uplink_decoded(uplink: Uplink, message: Message, source: str) -> list[Decoded]:
-    """The uplink's readings through the device's codec: the server's object when there is
-    one (the vendor's own codec made it), else the bytes. Back-dated readings get
-    `ts_s = uplink time - age_s`; several readings of one uplink get distinct dedup keys."""
-    if uplink.obj is None and not uplink.data:
-        raise DecodeError("no_readings", f"uplink of {uplink.eui} carries no application payload")
-    codec = message.codec
-    if codec is None:
-        raise DecodeError("no_codec", f"uplink of {uplink.eui} needs a codec; none is configured")
-    readings = _codec_readings(codec, uplink)
-    if not readings:
-        raise DecodeError("no_readings", f"codec {codec.name} found no reading in the uplink")
-    return [
-        _decoded(uplink, message, index, reading, source) for index, reading in enumerate(readings)
-    ]
-
-
-def _decoded(
-    uplink: Uplink, message: Message, index: int, reading: codec_base.CodecReading, source: str
-) -> Decoded:
-    age_s = real(reading.age_s)
-    if age_s is None or age_s < 0:
-        raise DecodeError("codec_error", f"the codec gave age_s {reading.age_s!r:.40}")
-    ts_s = uplink.ts_s
-    if age_s > 0:  # back-dated: counted from the uplink's time, or from its arrival
-        ts_s = (message.received_s if ts_s is None else ts_s) - age_s
-    key = uplink.dedup_key
-    if key is not None and index > 0:
-        key = f"{key}#{index}"  # one uplink, several readings: each needs its own key
-    kind = checked_kind(reading.kind, "codec_error")
-    return make_decoded(
-        uplink.eui, kind, ts_s, reading.values, dedup_key=key, source=source, reason="codec_error"
+def _is_other_alarm(alarm: object) -> bool:
+    return (
+        isinstance(alarm, str) and alarm.startswith(OTHER_ALARM) and len(alarm) > len(OTHER_ALARM)
     )
-
-
-def _codec_readings(codec: codec_base.Codec, uplink: Uplink) -> list[codec_base.CodecReading]:
-    try:
-        if uplink.obj is not None:
-            readings = codec.from_object(uplink.obj)
-        else:
-            readings = codec.decode_bytes(uplink.data or b"", uplink.fport)
-    except codec_base.CodecError as error:
-        raise DecodeError("codec_error", f"codec {codec.name}: {error.detail}") from None
-    except Exception as error:  # a codec bug must not take the daemon down: dead-letter it
-        raise DecodeError(
-            "codec_crash", f"codec {codec.name} failed: {type(error).__name__}: {error}"
-        ) from None
-    if not isinstance(readings, list) or not all(
-        isinstance(reading, codec_base.CodecReading) for reading in readings
-    ):
-        raise DecodeError("codec_error", f"codec {codec.name} did not return CodecReadings")
-    return readings

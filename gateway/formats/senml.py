@@ -11,7 +11,8 @@ Our mapping (not RFC): a resolved name is `<device><sep><measurement>`, sep bein
 or '/'. The device is the network id (`urn:dev:ow:10e2073a01080063:count` → device
 `urn:dev:ow:10e2073a01080063`, measurement `count`); `_MEASUREMENTS` maps (measurement, unit) to
 a value. A record that maps to nothing is ignored, but a pack that maps to nothing at all is
-refused (no_readings). Records of one device, kind and time make one reading.
+refused (no_readings). Records of one device, kind and time make one reading; a temperature
+alone makes no bin reading (a temperature and humidity pack is a climate sensor's).
 """
 
 import re
@@ -72,6 +73,13 @@ _MEASUREMENTS: dict[str, dict[str | None, _Target]] = {
     },
 }
 _BOOLEANS = {"tilt": _Target("bin", "tilt")}  # `vb` records, whatever their unit
+# What makes a reading of each kind. A temperature makes none by itself: nearly every sensor
+# measures one (a climate sensor's pack of temperature and humidity is no bin), so it only
+# joins the bin reading of a distance, fill or tilt of the same device and time.
+_MAKES_READING: dict[Kind, frozenset[str]] = {
+    **REQUIRED_ANY,
+    "bin": REQUIRED_ANY["bin"] - {"temperature_c"},
+}
 
 
 @dataclass(frozen=True)
@@ -108,12 +116,46 @@ def decode_pack(payload: bytes, now_s: float) -> list[Decoded]:
         make_decoded(device, kind, ts_s, values, dedup_key=None, source="senml", reason="invalid")
         for (device, kind, ts_s), slots in groups.items()
         for values in slots
-        if values.keys() & REQUIRED_ANY[kind]  # e.g. a flow without the meter index
+        if values.keys() & _MAKES_READING[kind]  # e.g. a flow without the meter index
     ]
     if not out:
-        names = sorted({record.name for record in records})
-        raise DecodeError("no_readings", f"no record maps to a measurement (names: {_few(names)})")
+        raise DecodeError("no_readings", _why_nothing(records, groups))
     return out
+
+
+def resolved(payload: bytes, now_s: float) -> list[dict[str, object]]:
+    """The pack's measurement records with their base fields applied (RFC 8428 §4.6): name,
+    time, unit and value of each, as `decode_pack` reads them."""
+    pack = parse_json(payload)
+    if not isinstance(pack, list):
+        raise DecodeError("invalid", "a SenML pack is a JSON array of records")
+    return [
+        {
+            key: value
+            for key, value in (
+                ("n", record.name),
+                ("t", record.ts_s),
+                ("u", record.unit),
+                ("v", record.value),
+                ("vb", record.boolean),
+            )
+            if value is not None
+        }
+        for record in _resolve(pack, now_s)
+    ]
+
+
+def _why_nothing(
+    records: list[_Record], groups: dict[tuple[str, Kind, float], list[dict[str, object]]]
+) -> str:
+    alone = sorted({device for (device, kind, _), _ in groups.items() if kind == "bin"})
+    if alone:
+        return (
+            f"temperature alone is not a bin reading ({_few(alone)}): a bin sends a distance"
+            " or fill with it"
+        )
+    names = sorted({record.name for record in records})
+    return f"no record maps to a measurement (names: {_few(names)})"
 
 
 def _resolve(pack: list[object], now_s: float) -> list[_Record]:

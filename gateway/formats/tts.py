@@ -10,15 +10,14 @@ key. Any other message (join accept, downlink events, service data) has no `upli
 
 from gateway.formats.base import Decoded, DecodeError
 from gateway.formats.common import (
-    Uplink,
     b64_bytes,
     eui_hex,
     json_object,
     opt_obj,
     opt_uint,
     rfc3339_s,
-    uplink_decoded,
 )
+from gateway.formats.lorawan import Uplink, uplink_decoded
 from gateway.formats.message import Message
 
 _ENVELOPE = frozenset({"end_device_ids", "correlation_ids", "received_at"})
@@ -28,6 +27,11 @@ _MAX_FPORT = 255
 
 def decode(message: Message) -> list[Decoded]:
     """The readings of one TTS v3 uplink message."""
+    return uplink_decoded(uplink(message), message, "tts")
+
+
+def uplink(message: Message) -> Uplink:
+    """The checked uplink of one TTS v3 message, before its codec reads it."""
     envelope = json_object(message.payload)
     up = opt_obj(envelope, "uplink_message", "uplink_message")
     if up is None:
@@ -37,7 +41,7 @@ def decode(message: Message) -> list[Decoded]:
     eui = eui_hex(ids.get("dev_eui"), "end_device_ids.dev_eui")
     fcnt = opt_uint(up, "f_cnt", "uplink_message.f_cnt", _MAX_FCNT)
     data = up.get("frm_payload")
-    uplink = Uplink(
+    return Uplink(
         eui=eui,
         ts_s=_time_s(envelope, up),
         fport=opt_uint(up, "f_port", "uplink_message.f_port", _MAX_FPORT),
@@ -45,7 +49,6 @@ def decode(message: Message) -> list[Decoded]:
         data=None if data is None else b64_bytes(data, "uplink_message.frm_payload"),
         obj=opt_obj(up, "decoded_payload", "uplink_message.decoded_payload"),
     )
-    return uplink_decoded(uplink, message, "tts")
 
 
 def _time_s(envelope: dict[str, object], up: dict[str, object]) -> float | None:

@@ -8,12 +8,13 @@ state those rules need, per device, and yields validated readings with units in 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from controllers.settings.site import Device
 from gateway.formats.base import Decoded
+from gateway.wire.payloads import Direction
 
 _READING = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -34,7 +35,7 @@ class PedestrianReading(BaseModel):
     ts_s: float
     count: int = Field(ge=0)
     period_s: float = Field(ge=0)
-    direction: Literal["forward", "backward"] | None = None
+    direction: Direction | None = None
     counter_reset: bool = False
 
 
@@ -61,7 +62,7 @@ class WaterReading(BaseModel):
     ts_s: float
     total_m3: float = Field(ge=0)
     delta_m3: float | None = Field(default=None, ge=0)
-    flow_m3h: float | None = Field(default=None, ge=0)
+    flow_m3h: float | None = None  # signed: below zero, water runs backwards through it
     alarms: tuple[str, ...] = ()
     event: Literal["rollover", "meter_replaced"] | None = None
 
@@ -69,80 +70,112 @@ class WaterReading(BaseModel):
 Reading = PedestrianReading | BinReading | WaterReading
 
 
+# A period count, the cumulative total that covers the same walkers, and their direction.
+_PAIRS: tuple[tuple[str, str, Direction | None], ...] = (
+    ("count", "total", None),
+    ("count_in", "total_in", "forward"),
+    ("count_out", "total_out", "backward"),
+)
+
+
+class _Total(NamedTuple):
+    """A counter's last cumulative total and when it was counted."""
+
+    total: int
+    ts_s: float
+
+
 class Normaliser:
     """Per-device state for counters and meters; `readings()` is called in arrival order."""
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str], int] = {}
+        self._counters: dict[tuple[str, str], _Total] = {}  # (counter, total key) → last
         self._meters: dict[str, tuple[float, float]] = {}  # device → (index m³, at ts_s)
 
     def readings(
-        self, device_id: str, device: Device, decoded: Decoded, received_s: float, index: int = 0
+        self, device_id: str, device: Device, decoded: Decoded, received_s: float
     ) -> list[Reading]:
-        """The readings one decoded record yields (none for a counter's first total).
-
-        `index` is the record's place in its message: a counter with several lines (a VS133)
-        sends one record per line, each with its own totals.
-        """
+        """The readings one decoded record yields (maybe none: see `_walkers`)."""
         ts_s = decoded.ts_s if decoded.ts_s is not None else received_s
         values = decoded.values
         if decoded.kind == "pedestrian":
-            return self._pedestrian(device_id, device.segment, ts_s, values, index)
+            return self._pedestrian(device_id, device.segment, ts_s, values)
         if decoded.kind == "bin":
             return [_bin(device_id, device, ts_s, values)]
         return [self._water(device_id, device.segment, ts_s, values)]
 
     def _pedestrian(
-        self,
-        device_id: str,
-        segment: str,
-        ts_s: float,
-        values: Mapping[str, object],
-        index: int,
+        self, device_id: str, segment: str, ts_s: float, values: Mapping[str, object]
     ) -> list[Reading]:
+        # Each counting line (a VS133 has four) is its own counter; most devices have one.
+        counter = f"{device_id}#{values.get('line', 0)}"
         period_s = float(_number(values.get("period_s", 0.0)))
         out: list[Reading] = []
-        counts: list[tuple[int, str | None, bool]] = []
-        # A frame with both cumulative totals and period counts counts the same walkers twice;
-        # the totals win, since they also cover uplinks that were lost.
-        has_totals = any(k in values for k in ("total", "total_in", "total_out"))
-        for key, direction in (
-            ("count", values.get("direction")),
-            ("count_in", "forward"),
-            ("count_out", "backward"),
-        ):
-            if key in values and not has_totals:
-                counts.append((int(_number(values[key])), _direction(direction), False))
-        for key, direction in (("total", None), ("total_in", "forward"), ("total_out", "backward")):
-            if key in values:
-                delta = self._delta(f"{device_id}#{index}", key, int(_number(values[key])))
-                if delta is not None:
-                    counts.append((delta[0], direction, delta[1]))
-        for count, direction, reset in counts:
+        for count_key, total_key, paired in _PAIRS:
+            found = self._walkers(counter, ts_s, values, count_key, total_key)
+            if found is None:
+                continue
+            direction = _direction(values.get("direction")) if count_key == "count" else paired
             out.append(
                 PedestrianReading(
                     device_id=device_id,
                     segment=segment,
                     ts_s=ts_s,
-                    count=count,
+                    count=found[0],
                     period_s=period_s,
                     direction=direction,
-                    counter_reset=reset,
+                    counter_reset=found[1],
                 )
             )
         return out
 
-    def _delta(self, device_id: str, key: str, total: int) -> tuple[int, bool] | None:
-        """(walkers since the last total, whether the counter was reset); None the first time."""
-        last = self._counters.get((device_id, key))
-        self._counters[(device_id, key)] = total
+    def _walkers(
+        self,
+        counter: str,
+        ts_s: float,
+        values: Mapping[str, object],
+        count_key: str,
+        total_key: str,
+    ) -> tuple[int, bool] | None:
+        """(walkers, whether the counter was reset) that one record proves in one direction;
+        None when it proves none.
+
+        The walkers of a period are counted once: by the totals' delta where the counter's
+        totals cover that time (they also cover uplinks that were lost), else by the period
+        count. So in a frame with both, the totals win; but a counter's first total is only
+        a baseline, and then the frame's period count is what counts (a zero proves nobody, so
+        it makes no reading). A period count without its total, at or before the counter's
+        last total (a logged record resent late), is already inside a delta.
+        """
+        period = values.get(count_key)
+        count = None if period is None else int(_number(period))
+        key = (counter, total_key)
+        if total_key in values:
+            first = key not in self._counters
+            delta = self._delta(key, int(_number(values[total_key])), ts_s)
+            if not first:
+                return delta
+            return (count, False) if count else None
+        last = self._counters.get(key)
+        if count is None or (last is not None and ts_s <= last.ts_s):
+            return None
+        return count, False
+
+    def _delta(self, key: tuple[str, str], total: int, ts_s: float) -> tuple[int, bool] | None:
+        """(walkers since the last total, whether the counter was reset); None the first time,
+        and for a total older than the last one (a logged record: its walkers are in the
+        deltas already made, and comparing it would look like a reset)."""
+        last = self._counters.get(key)
+        if last is not None and ts_s < last.ts_s:
+            return None
+        self._counters[key] = _Total(total, ts_s)
         if last is None:
             return None
-        if total >= last:
-            return total - last, False
+        if total >= last.total:
+            return total - last.total, False
         for width in _COUNTER_WIDTHS:
-            if last >= _NEAR_TOP * width and last < width and total < _NEAR_ZERO * width:
-                return total + width - last, False
+            if _NEAR_TOP * width <= last.total < width and total < _NEAR_ZERO * width:
+                return total + width - last.total, False
         return total, True  # the device restarted its count: what it has now is new
 
     def _water(
@@ -214,8 +247,8 @@ def _optional(value: object) -> float | None:
     return None if value is None else _number(value)
 
 
-def _direction(value: object) -> str | None:
-    return value if value in ("forward", "backward") else None
+def _direction(value: object) -> Direction | None:
+    return "forward" if value == "forward" else "backward" if value == "backward" else None
 
 
 def _alarms(values: Mapping[str, object]) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 """The `luciole` command line as an operator uses it: exit codes and messages."""
 
+import base64
 import json
 import subprocess
 import sys
@@ -133,6 +134,54 @@ def test_decode_with_the_site_checks_the_registry(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "unknown_device" in result.stderr
+
+
+def _tts_uplink(tmp_path: Path, frame_hex: str) -> Path:
+    """A The Things Stack uplink carrying one frame, written to a file."""
+    up = {"f_port": 85, "frm_payload": base64.b64encode(bytes.fromhex(frame_hex)).decode()}
+    envelope = {"end_device_ids": {"dev_eui": "24E1641092176759"}, "uplink_message": up}
+    path = tmp_path / "uplink.json"
+    path.write_text(json.dumps(envelope))
+    return path
+
+
+def test_decode_without_a_format_reads_the_shape_and_says_so() -> None:
+    """A ChirpStack uplink decodes without --format; stderr says which format was picked."""
+    payload = FIXTURES / "chirpstack_v4_up_bin_ultrasonic_milesight_em400udl.json"
+    result = _luciole("decode", "--codec", "milesight-em400udl", str(payload))
+    assert result.returncode == 0, result.stderr
+    assert "read as chirpstack, from its shape (a ChirpStack v4 event" in result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["kind"] == "bin"
+
+
+def test_decode_refusal_says_what_the_device_sent(tmp_path: Path) -> None:
+    """A VS350 battery and temperature frame is refused, in one line that says its fields."""
+    uplink = _tts_uplink(tmp_path, "01756403670c01")  # battery 100 %, 26.8 °C
+    result = _luciole("decode", "--format", "tts", "--codec", "milesight-vs350", str(uplink))
+    assert (result.returncode, result.stdout) == (2, "")
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("refused: no_readings: codec milesight-vs350 found no reading")
+    assert '"fields": {"battery": 100, "temperature": 26.8}' in line
+
+
+def test_decode_counts_the_period_of_a_counters_first_frame(tmp_path: Path) -> None:
+    """The VS350 README's totals and period frame: its first totals are a baseline, and its
+    period counts (19 in, 20 out) are walkers."""
+    uplink = _tts_uplink(tmp_path, "04cc1200160005cc13001400")
+    result = _luciole("decode", "--format", "tts", "--codec", "milesight-vs350", str(uplink))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["count"], r["direction"]) for r in rows] == [(19, "forward"), (20, "backward")]
+
+
+def test_decode_says_why_an_accepted_frame_has_no_reading(tmp_path: Path) -> None:
+    """A VS133 baseline with empty periods: exit 0, nothing on stdout, why and what on stderr."""
+    uplink = _tts_uplink(tmp_path, "03d24800000004d2c800000005cc00000000")  # 72, 200, 0, 0
+    result = _luciole("decode", "--format", "tts", "--codec", "milesight-vs133", str(uplink))
+    assert (result.returncode, result.stdout) == (0, "")
+    assert "no reading yet: a counter's first total is its baseline" in result.stderr
+    assert '"line_1_total_in": 72' in result.stderr
 
 
 def test_export_dumps_the_spool_as_line_protocol_and_csv(tmp_path: Path) -> None:

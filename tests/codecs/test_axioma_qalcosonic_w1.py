@@ -27,6 +27,13 @@ def _example_bytes() -> bytes:
     return bytes.fromhex(_example()["input"]["bytes_hex"])
 
 
+def _total_m3(reading: CodecReading) -> float:
+    """The reading's meter index: a reading's values are untyped, this one is a float."""
+    total = reading.values["total_m3"]
+    assert isinstance(total, float), total
+    return total
+
+
 def _frame(status: int, log_volume_l: int, deltas_l: list[int], clock_s: int = 0) -> bytes:
     """An enhanced 24-hour frame written out from the documented layout."""
     packed = sum(delta << (14 * hour) for hour, delta in enumerate(deltas_l))  # 14 bits each
@@ -74,7 +81,7 @@ def test_example_object_reads_like_its_bytes() -> None:
 
 def test_indexes_never_go_down_within_a_frame() -> None:
     """Readings come oldest first, so a meter index only grows through them."""
-    totals = [r.values["total_m3"] for r in CODEC.decode_bytes(_example_bytes(), None)]
+    totals = [_total_m3(r) for r in CODEC.decode_bytes(_example_bytes(), None)]
     assert totals == sorted(totals)
 
 
@@ -89,7 +96,7 @@ def test_any_readable_frame_gives_24_hourly_indexes_oldest_first(
     """Any readable frame gives 24 readings an hour apart, oldest first, never decreasing."""
     got = CODEC.decode_bytes(_frame(status, log_volume_l, deltas_l), AXIOMA_FPORT)
     assert [r.age_s for r in got] == [HOUR_S * (23 - hour) for hour in range(24)]
-    totals = [r.values["total_m3"] for r in got]
+    totals = [_total_m3(r) for r in got]
     assert totals == sorted(totals)
     assert totals[0] == log_volume_l / 1000
     assert totals[-1] == (log_volume_l + sum(deltas_l)) / 1000
@@ -165,3 +172,13 @@ def test_object_without_any_volume_is_refused() -> None:
     """An object with flags but no volume is refused: a water reading needs an index."""
     with pytest.raises(CodecError, match="no volume"):
         CODEC.from_object({"low_battery": True})
+
+
+def test_describe_gives_the_vendor_fields_of_the_example_frame() -> None:
+    """The example frame's clock, status, log volume and deltas, as the vendor's object has."""
+    vendor = _example()["output"]["data"]
+    got = CODEC.describe(_example_bytes(), AXIOMA_FPORT)
+    assert (got["timestamp_unix"], got["status"]) == (vendor["timestamp_unix"], vendor["status"])
+    assert got["log_volume_m3"] == vendor["log_volume_m3"]
+    assert got["deltas_m3"] == [vendor[f"delta_{hour}_m3"] for hour in range(1, 24)]
+    assert CODEC.describe(b"\x01\x02", AXIOMA_FPORT)["unreadable"] == "the 24-hour frame has 51"

@@ -1,5 +1,6 @@
 """Every registered codec: any input gives readings in the kind's vocabulary or a CodecError."""
 
+import json
 import math
 
 import pytest
@@ -21,6 +22,7 @@ _MILESIGHT_CHANNELS = [
     *((0x01, 0x75, 1), (0x03, 0x67, 2), (0x04, 0xCC, 4), (0x0A, 0xEF, 4), (0x83, 0x67, 3)),
     *((0x84, 0xCC, 5), (0x85, 0xCC, 5), (0x20, 0xCE, 9), (0x20, 0xCE, 13)),
     *((0x04, 0x82, 2), (0x05, 0x00, 1), (0x06, 0x88, 9), (0x84, 0x82, 3)),
+    *((0x03, 0x82, 2), (0x04, 0x00, 1)),
     *((0xFF, 0x0B, 1), (0xFF, 0x16, 8)),
 ]
 _CHANNEL = st.sampled_from(_MILESIGHT_CHANNELS).flatmap(
@@ -28,6 +30,13 @@ _CHANNEL = st.sampled_from(_MILESIGHT_CHANNELS).flatmap(
         lambda body: bytes(spec[:2]) + body
     )
 )
+# VS350 history records of either documented type, with a random time and counters.
+_HISTORY = st.tuples(st.binary(min_size=4, max_size=4), st.sampled_from([0, 1])).flatmap(
+    lambda head: st.binary(min_size=4 + 4 * head[1], max_size=4 + 4 * head[1]).map(
+        lambda counters: b"\x20\xce" + head[0] + bytes([head[1]]) + counters
+    )
+)
+_CHANNEL = _CHANNEL | _HISTORY
 _AXIOMA = st.tuples(st.binary(min_size=49, max_size=49), st.integers(0, 3)).map(
     lambda parts: b"\x01" + parts[0] + bytes([parts[1]])
 )
@@ -99,6 +108,7 @@ def _assert_in_vocabulary(name: str, readings: object) -> None:
         assert isinstance(reading, CodecReading)
         assert reading.kind == kind
         assert math.isfinite(reading.age_s) and reading.age_s >= 0
+        assert reading.ts_s is None or (math.isfinite(reading.ts_s) and reading.ts_s >= 0)
         assert set(reading.values) <= VALUE_KEYS[kind]
         for key, value in reading.values.items():
             if key == "alarms":
@@ -136,6 +146,28 @@ def test_any_object_gives_readings_or_a_codec_error(name: str, obj: dict[str, ob
         assert error.detail
         return
     _assert_in_vocabulary(name, readings)
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+@settings(max_examples=1000)
+@given(data=PAYLOADS, fport=FPORTS)
+def test_any_bytes_can_be_described(name: str, data: bytes, fport: int | None) -> None:
+    """`describe` never refuses: any bytes give a JSON object saying what they hold."""
+    described = CODECS[name].describe(data, fport)
+    assert isinstance(described, dict)
+    json.dumps(described, allow_nan=False)
+
+
+@pytest.mark.parametrize("name", [n for n in CODEC_NAMES if n.startswith("milesight-")])
+@settings(max_examples=1000)
+@given(data=PAYLOADS)
+def test_a_milesight_description_reads_back_as_the_frame(name: str, data: bytes) -> None:
+    """A readable frame's description, read as the vendor's object, gives the same readings."""
+    try:
+        readings = CODECS[name].decode_bytes(data, 85)
+    except CodecError:
+        return
+    assert CODECS[name].from_object(CODECS[name].describe(data, 85)) == readings
 
 
 def test_table_is_keyed_by_each_codec_name() -> None:

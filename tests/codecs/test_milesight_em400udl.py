@@ -171,3 +171,52 @@ def test_bad_vendor_object_values_are_refused(obj: dict[str, object]) -> None:
     """Values outside the documented ones are refused, not guessed."""
     with pytest.raises(CodecError):
         CODEC.from_object(obj)
+
+
+# TheThingsNetwork/lorawan-devices@vendor/milesight-iot/em310-udl-codec.yaml: the EM310-UDL
+# example (battery 92 %, distance 2116 mm, tilted), and the object its older decoder made.
+EM310_FRAME = bytes.fromhex(
+    "0175"  # battery channel
+    "5C"  # 92 %
+    "0382"  # distance channel of the EM310-UDL
+    "4408"  # 2116 mm
+    "0400"  # position channel of the EM310-UDL
+    "01"  # tilt
+)
+EM310_VALUES = {"battery_pct": 92, "distance_mm": 2116, "tilt": True, "alarms": ["tilt"]}
+
+
+def test_em310_udl_frame_is_read_with_its_own_channel_ids() -> None:
+    """The older model's distance (03 82) and position (04 00) channels give the same values."""
+    assert _values(CODEC.decode_bytes(EM310_FRAME, MILESIGHT_FPORT)) == [EM310_VALUES]
+
+
+def test_em310_udl_object_names_its_position_tilt() -> None:
+    """The older decoder wrote `tilt: "tilt"` for the position: it keeps its tilt alarm."""
+    obj = {"battery": 92, "distance": 2116, "tilt": "tilt"}
+    assert CODEC.from_object(obj) == CODEC.decode_bytes(EM310_FRAME, MILESIGHT_FPORT)
+    assert _values(CODEC.from_object({"distance": 900, "tilt": "normal"})) == [
+        {"distance_mm": 900, "tilt": False, "alarms": []}
+    ]
+
+
+def test_describe_gives_the_vendor_names_even_without_a_bin_value() -> None:
+    """A location-only frame makes no reading, but says where the unit is and how it moves."""
+    data = bytes.fromhex("068836BF7701F000090722")  # the NB-IoT README example
+    assert CODEC.decode_bytes(data, MILESIGHT_FPORT) == []
+    assert CODEC.describe(data, MILESIGHT_FPORT) == {
+        "longitude": 24.62495,
+        "latitude": 118.030576,
+        "motion_status": 0x22,
+    }
+
+
+def test_describe_reads_alarm_words_and_odd_values_without_refusing() -> None:
+    """Alarm statuses become the vendor's words; an undocumented value is named, not refused."""
+    assert CODEC.describe(ALARM_FRAME, MILESIGHT_FPORT) == {
+        "temperature": 61.5,
+        "temperature_alarm": "threshold_alarm",
+        "distance": 550,
+        "distance_alarm": "threshold_alarm",
+    }
+    assert CODEC.describe(bytes.fromhex("050002"), MILESIGHT_FPORT) == {"position": "unknown (2)"}

@@ -26,7 +26,7 @@ def _thingsboard_lines() -> list[dict[str, object]]:
     for key, value in telemetry.items():
         match = re.fullmatch(r"line_(\d)\.0_(total_in|total_out)", key)
         assert match, key
-        lines.setdefault(int(match[1]), {})[match[2]] = value
+        lines.setdefault(int(match[1]), {"line": int(match[1])})[match[2]] = value
     return [lines[line] for line in sorted(lines)]
 
 
@@ -56,12 +56,13 @@ def test_device_repository_example_bytes_give_its_decoded_values() -> None:
     assert base64.b64decode(example["input"]["frm_payload_base64"]) == data
     expected = [
         {
+            "line": int(name.removeprefix("line_")),
             "total_in": line["total_in"],
             "total_out": line["total_out"],
             "count_in": line["period_in"],
             "count_out": line["period_out"],
         }
-        for _, line in sorted(example["output"]["data"].items())
+        for name, line in sorted(example["output"]["data"].items())
     ]
     assert _values(CODEC.decode_bytes(data, example["input"]["fPort"])) == expected
 
@@ -76,7 +77,7 @@ def test_vendor_object_reads_like_its_bytes() -> None:
 def test_flat_vendor_object_names_are_read() -> None:
     """Milesight's own decoder writes `line_4_period_in`; that form is read too."""
     obj = {"line_4_period_in": 5, "line_4_period_out": 7, "region_1_count": 2}
-    assert _values(CODEC.from_object(obj)) == [{"count_in": 5, "count_out": 7}]
+    assert _values(CODEC.from_object(obj)) == [{"line": 4, "count_in": 5, "count_out": 7}]
 
 
 def test_region_and_dwell_channels_are_read_past() -> None:
@@ -92,7 +93,8 @@ def test_region_and_dwell_channels_are_read_past() -> None:
         "0500"  # period in 5
         "0700"  # period out 7
     )
-    assert _values(CODEC.decode_bytes(data, MILESIGHT_FPORT)) == [{"count_in": 5, "count_out": 7}]
+    expected = [{"line": 4, "count_in": 5, "count_out": 7}]
+    assert _values(CODEC.decode_bytes(data, MILESIGHT_FPORT)) == expected
 
 
 def test_frame_with_only_region_counts_gives_no_reading() -> None:
@@ -144,3 +146,41 @@ def test_bad_vendor_object_values_are_refused(obj: dict[str, object]) -> None:
     """Counters that are not whole numbers within the device's field width are refused."""
     with pytest.raises(CodecError, match="line_"):
         CODEC.from_object(obj)
+
+
+def test_describe_names_region_and_dwell_values_that_make_no_reading() -> None:
+    """Milesight-IoT/SensorDecoders@vs-series/vs133/README.md's region and dwell examples."""
+    regions = bytes.fromhex("0FE302100709")  # regions 1-4: 2, 16, 7, 9 people
+    dwell = bytes.fromhex("10E40109101121")  # region 1: average 4105, maximum 8465
+    assert CODEC.decode_bytes(regions + dwell, MILESIGHT_FPORT) == []
+    assert CODEC.describe(regions + dwell, MILESIGHT_FPORT) == {
+        "region_1_count": 2,
+        "region_2_count": 16,
+        "region_3_count": 7,
+        "region_4_count": 9,
+        "region_1_avg_dwell": 4105,
+        "region_1_max_dwell": 8465,
+    }
+
+
+def test_describe_uses_the_flat_names_the_object_reader_takes() -> None:
+    """A frame's description, read back as a vendor object, gives the frame's readings."""
+    data = bytes.fromhex("03D24800000004D2C80000000ECC05000700")
+    described = CODEC.describe(data, MILESIGHT_FPORT)
+    assert described == {
+        "line_1_total_in": 72,
+        "line_1_total_out": 200,
+        "line_4_period_in": 5,
+        "line_4_period_out": 7,
+    }
+    assert CODEC.from_object(described) == CODEC.decode_bytes(data, MILESIGHT_FPORT)
+
+
+def test_describe_says_where_a_frame_stops_being_readable() -> None:
+    """What was read before an unknown channel is kept, and why reading stopped is said."""
+    data = bytes.fromhex("03D248000000FF0BFF")
+    assert CODEC.describe(data, MILESIGHT_FPORT) == {
+        "line_1_total_in": 72,
+        "unreadable": "unknown channel 0xff type 0x0b at byte 6",
+    }
+    assert CODEC.describe(b"", MILESIGHT_FPORT) == {"unreadable": "empty payload"}

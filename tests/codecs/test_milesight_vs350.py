@@ -52,26 +52,97 @@ def test_count_alarm_frames_still_give_the_counts() -> None:
     assert _values(CODEC.decode_bytes(data, MILESIGHT_FPORT)) == [expected]
 
 
-def test_history_records_of_both_sizes_are_stepped_over() -> None:
-    """History records (9 or 13 bytes by record type) are skipped and what follows is read."""
-    data = bytes.fromhex(
-        "20CE"  # history channel
-        "00E1F565"  # device clock 1710612736
-        "00"  # record type 0: period counts only
-        "0B00"  # period in 11
-        "0400"  # period out 4
-        "20CE"  # history channel
-        "10E1F565"  # device clock 1710612752
-        "01"  # record type 1: period counts and totals
-        "0700"  # period in 7
-        "0200"  # period out 2
-        "1D00"  # total in 29
-        "0800"  # total out 8
+# Milesight-IoT/SensorDecoders@vs-series/vs350/README.md: its two history examples, one of
+# each record type, and the VS360 README's frame of both (the same layout).
+HISTORY_PERIOD = bytes.fromhex("20CE7B3AF164000B000400")  # 11 in, 4 out
+HISTORY_TOTALS = bytes.fromhex("20CEFF3DF16401070002001D000800")  # + 29, 8
+PERIOD_TS_S, TOTALS_TS_S = 1693530747.0, 1693531647.0
+
+
+def test_history_record_without_totals_gives_its_period_counts_at_the_device_time() -> None:
+    """A logged period (type 0) is counted as walkers, stamped by the device's clock."""
+    (got,) = CODEC.decode_bytes(HISTORY_PERIOD, MILESIGHT_FPORT)
+    assert (got.ts_s, dict(got.values)) == (PERIOD_TS_S, {"count_in": 11, "count_out": 4})
+
+
+def test_history_record_with_totals_gives_its_totals_only() -> None:
+    """A logged record with totals (type 1) is read by its totals: their delta holds it."""
+    (got,) = CODEC.decode_bytes(HISTORY_TOTALS, MILESIGHT_FPORT)
+    assert (got.ts_s, dict(got.values)) == (TOTALS_TS_S, {"total_in": 29, "total_out": 8})
+
+
+def test_logged_periods_older_than_a_total_of_the_frame_are_inside_it() -> None:
+    """Of both records in one frame, the older period is in the later totals: one reading."""
+    got = CODEC.decode_bytes(HISTORY_PERIOD + HISTORY_TOTALS, MILESIGHT_FPORT)
+    assert [(r.ts_s, dict(r.values)) for r in got] == [
+        (TOTALS_TS_S, {"total_in": 29, "total_out": 8})
+    ]
+
+
+def test_history_comes_before_the_live_counters_that_cover_it() -> None:
+    """Logged totals come first (oldest first); the live totals, newer, come last."""
+    live = bytes.fromhex(
         "04CC"  # total in/out channel
         "1E00"  # total in 30
         "0900"  # total out 9
     )
-    assert _values(CODEC.decode_bytes(data, MILESIGHT_FPORT)) == [{"total_in": 30, "total_out": 9}]
+    got = CODEC.decode_bytes(HISTORY_PERIOD + HISTORY_TOTALS + live, MILESIGHT_FPORT)
+    assert [(r.ts_s, dict(r.values)) for r in got] == [
+        (TOTALS_TS_S, {"total_in": 29, "total_out": 8}),
+        (None, {"total_in": 30, "total_out": 9}),
+    ]
+
+
+def test_vendor_history_object_reads_like_its_bytes() -> None:
+    """The vendor decoder's `history` list gives what the bytes it came from give."""
+    obj = {
+        "history": [
+            {"period_in": 11, "period_out": 4, "timestamp": 1693530747},
+            {
+                "period_in": 7,
+                "period_out": 2,
+                "total_in": 29,
+                "total_out": 8,
+                "timestamp": 1693531647,
+            },
+        ]
+    }
+    frame = HISTORY_PERIOD + HISTORY_TOTALS
+    assert CODEC.from_object(obj) == CODEC.decode_bytes(frame, MILESIGHT_FPORT)
+    assert CODEC.describe(frame, MILESIGHT_FPORT) == obj
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"history": {"period_in": 1}},
+        {"history": [7]},
+        {"history": [{"period_in": 1}]},
+        {"history": [{"period_in": 1, "timestamp": -5}]},
+        {"history": [{"period_in": 2**16, "timestamp": 5}]},
+    ],
+)
+def test_bad_vendor_history_is_refused(obj: dict[str, object]) -> None:
+    """A history that is not a list of timed records with 16-bit counters is refused."""
+    with pytest.raises(CodecError, match="history"):
+        CODEC.from_object(obj)
+
+
+def test_describe_gives_the_vendor_names_of_a_frame_without_readings() -> None:
+    """What the README's battery and temperature frame says, though it makes no reading."""
+    data = bytes.fromhex("01756403670C01")  # battery 100 %, temperature 26.8 °C
+    assert CODEC.decode_bytes(data, MILESIGHT_FPORT) == []
+    assert CODEC.describe(data, MILESIGHT_FPORT) == {"battery": 100, "temperature": 26.8}
+
+
+def test_describe_names_alarm_types_and_where_reading_stopped() -> None:
+    """Alarm types become the vendor's words; an unknown channel ends the description."""
+    data = bytes.fromhex("836750000306CC01000200")  # high temperature alarm, then junk
+    assert CODEC.describe(data, MILESIGHT_FPORT) == {
+        "temperature": 8.0,
+        "temperature_alarm": "high temperature alarm",
+        "unreadable": "unknown channel 0x06 type 0xcc at byte 5",
+    }
 
 
 def test_unknown_history_record_type_is_refused() -> None:

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 
 import pytest
 
-from gateway.codecs.base import CodecError, CodecReading
+from gateway.codecs.base import Codec, CodecError, CodecReading
 from gateway.formats import chirpstack, tts
 from gateway.formats.base import Decoded, DecodeError
-from gateway.formats.message import Message
+from gateway.formats.message import Decoder, Message
+from gateway.wire.payloads import Kind
 
 RECEIVED_S = 1_700_000_000.0
 DEDUP_ID = "3ac7e3c4-4401-4b8d-9386-a5c902f9202d"
@@ -20,7 +21,7 @@ class FakeCodec:
     """Counts bytes (or reads `n` from an object) as walkers; can fail, crash or back-date."""
 
     name = "fake"
-    kind = "pedestrian"
+    kind: Kind = "pedestrian"
 
     def __init__(
         self, *, fail: bool = False, crash: bool = False, ages_s: tuple[float, ...] = (0.0,)
@@ -36,6 +37,9 @@ class FakeCodec:
         self.calls.append(("object", dict(obj), None))
         return self._readings(obj.get("n"))
 
+    def describe(self, data: bytes, fport: int | None) -> dict[str, object]:
+        return {}  # only `luciole decode` asks a codec to describe a frame
+
     def _readings(self, count: object) -> list[CodecReading]:
         if self.fail:
             raise CodecError("frame too short")
@@ -44,8 +48,10 @@ class FakeCodec:
         return [CodecReading("pedestrian", {"count": count}, age_s) for age_s in self.ages_s]
 
 
-def _message(envelope: dict[str, object], codec: object = None, topic: str = UP_TOPIC) -> Message:
-    return Message(topic, json.dumps(envelope).encode(), RECEIVED_S, codec)  # type: ignore[arg-type]
+def _message(
+    envelope: dict[str, object], codec: Codec | None = None, topic: str = UP_TOPIC
+) -> Message:
+    return Message(topic, json.dumps(envelope).encode(), RECEIVED_S, codec)
 
 
 def _v4(**fields: object) -> dict[str, object]:
@@ -61,9 +67,9 @@ def _v4(**fields: object) -> dict[str, object]:
     return {key: value for key, value in event.items() if value is not None}
 
 
-def _reason(decode: object, message: Message) -> str:
+def _reason(decode: Decoder, message: Message) -> str:
     with pytest.raises(DecodeError) as refused:
-        decode(message)  # type: ignore[operator]
+        decode(message)
     return refused.value.reason
 
 

@@ -200,7 +200,11 @@ def test_measurement_table(
     """Each (name, unit) of the mapping table stores the right key, converted."""
     record: dict[str, object] = {"bn": f"{DEV}:", "n": name, "v": value}
     record |= {} if unit is None else {"u": unit}
-    extra = [{"n": "volume", "u": "m3", "v": 1}] if key == "flow_m3h" else []
+    companions = {
+        "flow_m3h": {"n": "volume", "u": "m3", "v": 1},
+        "temperature_c": {"n": "fill", "u": "/", "v": 0},
+    }
+    extra = [companions[key]] if key in companions else []
     (got,) = _decode(record, *extra)
     assert got.values[key] == pytest.approx(stored)
 

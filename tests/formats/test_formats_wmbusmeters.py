@@ -43,17 +43,54 @@ def _reason(**fields: object) -> str:
         ("LOW_ABIENT_TEMPERATURE", ["frost"]),
         ("ALARM LEAK_FLOW_HIGH LEAK_FLOW_LOW", ["leak"]),
         ("leak,burst", ["burst", "leak"]),
-        ("SOMETHING_NEW NO_CONSUMPTION", []),
+        ("METER_BLOCKED UNDERFLOW", ["meter_error"]),
+        ("LEAKAGE_OR_NO_USAGE POWER_LOW", ["leak", "low_battery"]),
+        ("DRY HIGH_TEMPERATURE NO_FLOW_PREV_MONTH", ["dry"]),
+        ("NO_FLOW NO_FLOW_THIS_MONTH TAMPER_PREV_MONTH", []),
+        ("PREV_LEAKAGE", []),
+        ("PERMANENT_ERROR P_LEAK P_REVERSE_FLOW UNKNOWN_E0", ["meter_error"]),
+        ("ERROR_FLAGS_800", ["meter_error"]),
+        ("STATUS_1BBF80", ["meter_error"]),
+        ("SOMETHING_NEW NO_CONSUMPTION", ["other:SOMETHING_NEW"]),
+        ("SUBMARINE", ["other:SUBMARINE"]),
+        ("ALARM", ["other:ALARM"]),
     ],
 )
-def test_status_flags_become_alarms(status: str, alarms: list[str]) -> None:
-    """Known flags map to the vocabulary; OK, empty text and unknown flags raise nothing."""
+def test_status_words_become_alarms(status: str, alarms: list[str]) -> None:
+    """Current words map to the vocabulary; past ones and states raise none; a bit wmbusmeters
+    cannot name is a meter error; a word we do not know is kept as other:<WORD>."""
     assert _decode(status=status).values["alarms"] == alarms
 
 
-def test_status_and_current_status_are_combined() -> None:
-    """kamwater sends both: the deprecated current_status adds to status."""
-    assert _decode(status="OK", current_status="DRY LEAK").values["alarms"] == ["dry", "leak"]
+def test_deprecated_copies_are_read_only_without_status() -> None:
+    """current_status and error_flags repeat status; alone (older drivers) they are read."""
+    assert _decode(status="OK", current_status="DRY LEAK").values["alarms"] == []
+    assert _decode(current_status="DRY LEAK").values["alarms"] == ["dry", "leak"]
+    assert _decode(status="OK", error_flags="SABOTAGE").values["alarms"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "alarms"),
+    [
+        (
+            {"current_alarms": "meter_blocked,underflow", "previous_alarms": "no_alarm"},
+            ["meter_error"],
+        ),
+        ({"current_alarms": "no_alarm", "previous_alarms": "leakage"}, []),
+        ({"fraud_type": "MAGNETIC_FRAUD_ATTEMPT"}, ["tamper"]),
+        ({"fraud_type": "NO_TYPE_INFO", "status": "OK"}, []),
+        ({"historic_status": "MINIMUM_FLOW"}, None),
+    ],
+)
+def test_driver_alarm_fields(fields: dict[str, object], alarms: list[str] | None) -> None:
+    """izar's current_alarms and hydrodigit's fraud_type are read; past alarms are not."""
+    assert _decode(**fields).values.get("alarms") == alarms
+
+
+def test_negative_flow_keeps_the_index_and_its_sign() -> None:
+    """hydrus's -0.002 m³/h is water running backwards: index and signed flow, no alarm."""
+    got = _decode(flow_m3h=-0.002, total_m3=296.789, status="OK")
+    assert dict(got.values) == {"total_m3": 296.789, "flow_m3h": -0.002, "alarms": []}
 
 
 def test_no_status_field_means_no_alarms_key() -> None:

@@ -95,20 +95,79 @@ def test_counter_deltas_are_never_negative(totals: list[int]) -> None:
 
 
 def test_totals_win_over_period_counts_in_the_same_frame() -> None:
-    """A frame with both totals and period counts yields the totals' delta only."""
+    """Once a total is known, a frame with totals and period counts yields the delta only."""
     normaliser = Normaliser()
     _counts(normaliser, total_in=10, count_in=3)
     assert _counts(normaliser, total_in=13, count_in=3) == [(3, "forward", False)]
 
 
-def test_lines_of_one_counter_keep_their_own_totals() -> None:
-    """Records at different places in a message (a VS133's lines) are separate counters."""
+def test_a_first_total_counts_the_period_counts_of_its_frame() -> None:
+    """With no earlier total, the frame's period counts are the walkers it saw (VS350, VS133)."""
     normaliser = Normaliser()
-    for index, total in ((0, 72), (1, 5300)):
-        decoded = _decoded("pedestrian", total_in=total)
-        assert normaliser.readings("c", COUNTER, decoded, 0.0, index) == []
-    line_2 = normaliser.readings("c", COUNTER, _decoded("pedestrian", total_in=5301), 0.0, 1)
-    assert [r.count for r in line_2] == [1]  # type: ignore[union-attr]
+    first = _counts(normaliser, total_in=18, total_out=22, count_in=19, count_out=20)
+    assert first == [(19, "forward", False), (20, "backward", False)]
+    later = _counts(normaliser, total_in=25, total_out=22, count_in=7, count_out=0)
+    assert later == [(7, "forward", False), (0, "backward", False)]
+
+
+def test_a_first_total_with_zero_period_counts_makes_no_reading() -> None:
+    """A zero proves nobody walked: a baseline frame of zeros yields nothing, not empty rows."""
+    assert _counts(Normaliser(), total_in=72, total_out=200, count_in=0, count_out=0) == []
+
+
+def test_each_direction_pairs_its_count_with_its_own_total() -> None:
+    """A period count whose own total is absent is counted, whatever the other direction has."""
+    normaliser = Normaliser()
+    _counts(normaliser, total_in=10)
+    assert _counts(normaliser, total_in=12, count_out=4) == [
+        (2, "forward", False),
+        (4, "backward", False),
+    ]
+
+
+def test_lines_of_one_counter_keep_their_own_totals() -> None:
+    """Readings of different lines (a VS133's four) are separate counters."""
+    normaliser = Normaliser()
+    for line, total in ((1, 72), (4, 5300)):
+        decoded = _decoded("pedestrian", line=line, total_in=total)
+        assert normaliser.readings("c", COUNTER, decoded, 0.0) == []
+    line_4 = normaliser.readings("c", COUNTER, _decoded("pedestrian", line=4, total_in=5301), 0.0)
+    assert [r.count for r in line_4] == [1]  # type: ignore[union-attr]
+
+
+def _at(ts_s: float, **values: object) -> Decoded:
+    return Decoded(network_id="n", kind="pedestrian", ts_s=ts_s, values=values)
+
+
+def _walkers(normaliser: Normaliser, decoded: Decoded) -> list[tuple[int, str | None, bool]]:
+    out = normaliser.readings("c", COUNTER, decoded, 0.0)
+    return [(r.count, r.direction, r.counter_reset) for r in out]  # type: ignore[union-attr]
+
+
+def test_a_logged_total_older_than_the_last_is_not_a_reset() -> None:
+    """A VS350 history record resent late, with smaller totals, counts nothing and resets
+    nothing: its walkers are in the deltas already made."""
+    normaliser = Normaliser()
+    _walkers(normaliser, _at(2000.0, total_in=300))
+    assert _walkers(normaliser, _at(1000.0, total_in=250)) == []
+    assert _walkers(normaliser, _at(3000.0, total_in=310)) == [(10, "forward", False)]
+
+
+def test_a_logged_period_inside_a_known_total_is_not_counted_twice() -> None:
+    """A period count at or before the last total is inside a delta; after it, it counts."""
+    normaliser = Normaliser()
+    _walkers(normaliser, _at(1000.0, total_in=100))
+    _walkers(normaliser, _at(3000.0, total_in=130))
+    assert _walkers(normaliser, _at(2000.0, count_in=11)) == []
+    assert _walkers(normaliser, _at(4000.0, count_in=5)) == [(5, "forward", False)]
+
+
+def test_a_negative_flow_keeps_the_meter_index() -> None:
+    """Water running backwards (-0.002 m³/h) is stored with its sign, beside the index."""
+    (got,) = Normaliser().readings(
+        "w", METER, _decoded("water", total_m3=296.789, flow_m3h=-0.002), 0.0
+    )
+    assert isinstance(got, WaterReading) and (got.total_m3, got.flow_m3h) == (296.789, -0.002)
 
 
 def test_back_dated_meter_readings_are_not_a_replacement() -> None:
