@@ -41,6 +41,7 @@ class CommandFilter:
         self._sent_s[chosen] = now_s
         return chosen
 
-    def forget(self) -> None:
-        """Resend everything on the next call (after a reconnect the broker may have lost it)."""
-        self._sent_level[:] = -np.inf
+    def forget(self, segments: IntArray | None = None) -> None:
+        """Resend these segments (default: all) on the next call: after a reconnect the broker
+        may have lost what they were told, or someone else told them something."""
+        self._sent_level[slice(None) if segments is None else segments] = -np.inf

@@ -4,7 +4,8 @@ Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID25
 - `daemon`     composition root and lifecycle: one TaskGroup, named tasks, reload, stop.
 - `pipeline`   the per-message dispatch, pure; shared with the offline replay in `sim`.
 - `config`     site and policy files -> validated `Settings` (the only YAML read from disk).
-- `logs`       one line per event, for every room.
+- `logs`       one line per event, for every room (wire data escaped: one line stays one).
+- `secrets`    the broker's password and TLS files and variable: present, and private.
 - `wire/`      the contract: topics, payloads, trace records, the clock. Imports no other room.
 - `mqtt/`      client recipe, inbox, framing, publisher, embedded broker, recorder: the only
                room that imports aiomqtt, paho or amqtt.
@@ -13,6 +14,6 @@ Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID25
 - `codecs/`    vendor byte codecs (uses wire only).
 - `store/`     spool, group commit, database writer, export, dead-letter, stored rows.
 - `lighting/`  the daemon's side of the controller: commands, lamp feedback, energy rows.
-- `ops/`       metrics and health, housekeeping, file watch.
+- `ops/`       metrics and health, housekeeping, file watch, per-source budgets, refusals.
 gateway imports `controllers`; it never imports `sim` or the command line (`luciole`).
 """

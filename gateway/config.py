@@ -13,6 +13,7 @@ from controllers.settings.errors import dotted
 from controllers.settings.loader import line_of, load_model, parse_yaml
 from controllers.topology import topology_from_site
 from gateway.ingest.intake import check_sources
+from gateway.secrets import broker_secrets
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -72,20 +73,33 @@ def cross_check(site: SiteConfig, policy: Policy, text: str, path: Path) -> list
 
 def check_file(path: Path) -> list[Problem]:
     """Every problem in one site or policy file (empty when it is valid). A site file is
-    checked with its policy file: that one's problems, and the policy against the site."""
+    checked with its policy file: that one's problems, and the policy against the site; and
+    with the secrets it names (files there and private, the password variable set)."""
+    found: list[Problem] = []
     try:
         text = _read(path)
         data, _ = parse_yaml(text, str(path))
         if isinstance(data, dict) and ("segments" in data or "site" in data):
             site = _load_site(path, text)
+            found = _secrets(site, path, text)
             policy_path = path.parent / site.policy
             policy_text = _read(policy_path)
             policy = load_model(Policy, policy_text, str(policy_path))
-            return cross_check(site, policy, policy_text, policy_path)
+            return found + cross_check(site, policy, policy_text, policy_path)
         load_model(Policy, text, str(path))
     except ConfigError as error:
-        return error.problems
+        return found + error.problems
     return []
+
+
+def _secrets(site: SiteConfig, path: Path, text: str) -> list[Problem]:
+    """The broker's password and TLS files and variable, at their keys (I/O: check-config
+    only; `luciole run` checks the same before connecting)."""
+    _, lines = parse_yaml(text, str(path))
+    return [
+        Problem(str(path), _line(lines, f.key), dotted(f.key), f.message, warning=f.warning)
+        for f in broker_secrets(site.broker, path.parent)
+    ]
 
 
 def _load_site(path: Path, text: str) -> SiteConfig:

@@ -14,22 +14,28 @@ from collections.abc import Callable, Mapping
 
 from controllers.settings import ConfigError
 from gateway.config import Settings
+from gateway.formats.common import MAX_PAYLOAD_BYTES
+from gateway.ingest.clocks import DeviceClocks
 from gateway.ingest.intake import Intake, Rejection
-from gateway.ingest.readings import Spooled
+from gateway.lighting.authority import Authority, KeyUnavailableError, read_keys
 from gateway.lighting.control import Lighting, Outgoing
+from gateway.lighting.overrides import log_override, restore
 from gateway.lighting.services import LightingServices
+from gateway.lighting.voice import CommandWatch
 from gateway.logs import event
 from gateway.mqtt.client import Client, MqttError, client_for
-from gateway.mqtt.inbox import Inbox
+from gateway.mqtt.inbox import Inbox, Received
 from gateway.mqtt.publisher import Publisher
+from gateway.ops.admission import Admission
 from gateway.ops.housekeeping import Housekeeping
 from gateway.ops.metrics import Metrics
+from gateway.ops.refusals import Refusals
 from gateway.ops.watch import FileWatch, watch_files
 from gateway.pipeline import Outcome, Pipeline
 from gateway.store.committer import Committer
 from gateway.store.database import Writer, build_writer, last_drain
-from gateway.store.deadletter import DeadLetterFile, letter
-from gateway.store.spool import Spool, rows
+from gateway.store.deadletter import EXCERPT_BYTES, DeadLetterFile, Excerpt, letter
+from gateway.store.spool import Spool, SpoolRow, rows
 from gateway.wire.clock import Clock
 
 log = logging.getLogger("luciole.gateway")
@@ -39,6 +45,12 @@ BACKOFF_MAX_S = 30.0
 PENDING_CALLS_WARNING = 10_000
 DRAIN_TIMEOUT_S = 5.0
 LAST_DRAIN_S = 10.0
+# Messages handled per turn of the receive task: then the tick, a stop request and the socket
+# get their turn. A batch of 1,000 native readings is about 30 ms of decoding (33,000 a
+# second through the intake, bench/replay.py); a backlog drains in batches of the broker's
+# in-flight window (100 with config/mosquitto/luciole.conf), well under it.
+RECEIVE_BATCH = 1000
+SHED = "over its source's budget: not decoded (gateway/ops/admission.py)"
 
 
 class Daemon:
@@ -59,11 +71,18 @@ class Daemon:
         self._clock = clock
         self._reload = reload
         self._rng = rng or random.Random()
-        self.intake = Intake(settings.site)
-        self.pipeline = Pipeline(self.intake, self.lighting, self.services)
+        self.metrics = Metrics()
+        self.clocks = DeviceClocks(self.metrics.clock_implausible)  # kept across reloads
+        self.intake = Intake(settings.site, clocks=self.clocks)
+        # Unreadable keys raise KeyUnavailableError (`luciole run` checks them first).
+        keys = read_keys(settings.site.overrides, settings.site_path.parent)
+        self.authority = Authority(keys, settings.site.overrides.max_clock_skew_s)  # kept
+        self.watch = CommandWatch(self.lighting)
+        self.pipeline = self._pipeline()
         self.spool = Spool(settings.spool_path)
         self.deadletters = DeadLetterFile(settings.deadletter_path)
-        self.metrics = Metrics()
+        self.admission = Admission(settings.site)
+        self.refusals = Refusals(self.deadletters)
         self._tally: Counter[tuple[str, str, str | None]] = Counter()  # published per batch
         self._connected = False
         site = settings.site
@@ -77,6 +96,11 @@ class Daemon:
 
     def _healthy(self) -> tuple[bool, str]:
         return (True, "ok") if self._connected else (False, "broker not connected")
+
+    def _pipeline(self) -> Pipeline:
+        return Pipeline(
+            self.intake, self.lighting, self.services, authority=self.authority, watch=self.watch
+        )
 
     def stop(self) -> None:
         """Ask the daemon to finish what it is doing and exit (signal-handler safe)."""
@@ -108,6 +132,11 @@ class Daemon:
                     problem=problem,
                 )
             return
+        try:
+            keys = read_keys(new.site.overrides, new.site_path.parent)
+        except KeyUnavailableError as error:
+            event(log, logging.ERROR, "reload refused, keeping the running config", problem=error)
+            return
         old, self.settings = self.settings, new
         if new.site != old.site:
             if new.site.broker != old.site.broker:
@@ -116,8 +145,12 @@ class Daemon:
                 )
             self.lighting = Lighting(new.site, new.policy, self._clock.now())
             self.services.replace_lighting(self.lighting, self._clock.now())
-            self.intake = Intake(new.site)
-            self.pipeline = Pipeline(self.intake, self.lighting, self.services)
+            self.intake = Intake(new.site, clocks=self.clocks)
+            self.admission = Admission(new.site)
+            self.authority.replace_keys(keys, new.site.overrides.max_clock_skew_s)
+            self.authority.announce(self.lighting.topics.overrides)
+            self.watch = CommandWatch(self.lighting)
+            self.pipeline = self._pipeline()
             event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
         else:
             self.lighting.replace_policy(new.policy)
@@ -126,6 +159,9 @@ class Daemon:
 
     async def run(self) -> None:
         """Serve MQTT and, when a database is configured, drain the spool into it."""
+        self.authority.announce(self.lighting.topics.overrides)
+        if self.authority.enforced:  # what was signed before a restart stays taken
+            await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
         side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
@@ -164,7 +200,12 @@ class Daemon:
         while not self._stopping.is_set():
             try:
                 client = self._client()
-                inbox = Inbox(client, mqtt5=self.settings.site.broker.protocol == "5")
+                inbox = Inbox(
+                    client,
+                    mqtt5=self.settings.site.broker.protocol == "5",
+                    max_payload=MAX_PAYLOAD_BYTES,
+                    head_bytes=EXCERPT_BYTES,
+                )
                 async with client:
                     attempt = 0
                     await self._serve(client, inbox)
@@ -200,7 +241,14 @@ class Daemon:
     async def _serve_connected(self, client: Client, inbox: Inbox) -> None:
         topics = self.lighting.topics
         routes = [(route.subscription, 1) for route in self.intake.routes]
-        await client.subscribe([*routes, (topics.overrides, 1), *self.services.subscriptions])
+        await client.subscribe(
+            [
+                *routes,
+                (topics.overrides, 1),
+                *self.services.subscriptions,
+                *self.watch.subscriptions,
+            ]
+        )
         event(
             log,
             logging.INFO,
@@ -209,6 +257,7 @@ class Daemon:
             segments=self.lighting.topology.size,
             devices=len(self.settings.site.devices),
         )
+        self.watch.connected()  # retained commands of the last run are not forgeries
         self.lighting.resend_all()
         publisher = Publisher(client)
         committer = Committer(self.spool)
@@ -216,6 +265,7 @@ class Daemon:
             asyncio.create_task(self._receive(inbox, publisher, committer), name="receive"),
             asyncio.create_task(self._tick(publisher), name="tick"),
             asyncio.create_task(committer.run(), name="commit"),
+            asyncio.create_task(self._summarise(publisher), name="refusals"),
         ]
         stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
         try:
@@ -226,6 +276,7 @@ class Daemon:
             await asyncio.gather(*tasks, stopping, return_exceptions=True)
             await committer.flush()  # what was received is stored and acked before leaving
             inbox.flush_acks()
+            await self._close_refusals(publisher)
             missing = await publisher.drain(DRAIN_TIMEOUT_S)
             if missing:
                 event(
@@ -242,18 +293,64 @@ class Daemon:
                 raise task.exception()  # type: ignore[misc]
 
     async def _receive(self, inbox: Inbox, publisher: Publisher, committer: Committer) -> None:
-        """Handle what arrived, in order; store its readings, then ack it, as one batch."""
+        """Handle what arrived, in order, RECEIVE_BATCH at most at a time; store its readings,
+        then ack it, as one batch. Messages over their source's budget are shed first."""
         while True:
-            batch = await inbox.batch()
-            spooled: list[Spooled] = []
+            batch = await inbox.batch(RECEIVE_BATCH)
+            prepared: list[SpoolRow] = []
             async with self._busy:
                 now_s = self._clock.now()  # they came in one read: one arrival time
                 for message in batch:
-                    spooled += await self._handle(publisher, message.topic, message.payload, now_s)
+                    if self._admitted(message, now_s):
+                        prepared += await self._take(publisher, message, now_s)
                 self.lighting.settle()
                 self.metrics.messages(self._tally)
                 self._tally.clear()
-            committer.add_rows(rows(spooled), inbox.acker(batch), len(batch))
+                await self.refusals.send(publisher.publish, self._letter_topic)
+            committer.add_rows(prepared, inbox.acker(batch), len(batch))
+            if inbox.waiting:  # a flood: the stop request, the tick and the socket come first
+                await asyncio.sleep(0)
+
+    def _admitted(self, message: Received, now_s: float) -> bool:
+        """Whether its source is within budget; if not, it is shed (counted, acked, unread)."""
+        source = self.admission.shed(message.topic, now_s)
+        if source is not None:
+            self.stats["shed"] += 1
+            self._tally[self._format(message.topic), "rejected", "shed"] += 1
+            self.refusals.refused(message.topic, source.key, "shed", SHED)
+        return source is None
+
+    async def _take(self, publisher: Publisher, message: Received, now_s: float) -> list[SpoolRow]:
+        """One admitted message; a third-party topic that yields readings is registered."""
+        if message.oversize is not None:  # only its first bytes were kept
+            size, digest = message.oversize
+            self._tally[self._format(message.topic), "rejected", "too_large"] += 1
+            detail = f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES}"
+            excerpt = Excerpt(message.payload, size, digest)
+            await self._reject(publisher, message.topic, excerpt, Rejection("too_large", detail))
+            return []
+        found = await self._handle(publisher, message.topic, message.payload, now_s)
+        if found:
+            self.admission.learn(message.topic)
+        return found
+
+    def _format(self, topic: str) -> str:
+        route = self.intake.route(topic)
+        return route.format if route is not None else "unrouted"
+
+    @property
+    def _letter_topic(self) -> str | None:
+        return self.lighting.topics.deadletter if self.settings.site.deadletter_topic else None
+
+    async def _summarise(self, publisher: Publisher) -> None:
+        """Every interval of the refusals' real clock: their summary (gateway/ops/refusals)."""
+        while True:
+            await asyncio.sleep(self.refusals.interval_s)
+            async with self._busy:
+                await self._close_refusals(publisher)
+
+    async def _close_refusals(self, publisher: Publisher) -> None:
+        await self.refusals.close(publisher.publish, self._letter_topic, self._clock.now())
 
     async def _tick(self, publisher: Publisher) -> None:
         while True:
@@ -266,42 +363,53 @@ class Daemon:
 
     async def _handle(
         self, publisher: Publisher, topic: str, payload: bytes, now_s: float
-    ) -> list[Spooled]:
-        """Act on one message; the readings it yielded, to be stored before the ack."""
+    ) -> list[SpoolRow]:
+        """Act on one message; the rows it yielded, to be stored before the ack."""
         outcome = self.pipeline.dispatch(topic, payload, now_s)
-        if outcome.source not in {"lamp_state", "override"}:  # metrics count sensor messages
+        if outcome.source not in _NOT_SENSORS:  # metrics count sensor messages
             self._tally[outcome.source, outcome.verdict, _reason(outcome)] += 1
+        self._note(outcome)
         if outcome.rejection is not None:
             await self._reject(publisher, topic, payload, outcome.rejection)
-            return []
+            return outcome.rows  # a refused override's record
         if outcome.verdict == "duplicate":
             self.stats["duplicates"] += 1
         elif outcome.verdict == "accepted":
             self.stats["accepted"] += 1
-        if outcome.target is not None:
-            event(log, logging.INFO, "override applied", target=outcome.target)
-        elif outcome.commands:
+        elif outcome.commands and outcome.source not in _NOT_SENSORS:
             event(log, logging.DEBUG, "presence", device=outcome.device_id)
         await self._publish(publisher, outcome.commands)
-        return outcome.spooled
+        for alert in outcome.alerts:
+            await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
+        found = rows(outcome.spooled)
+        return found + outcome.rows if outcome.rows else found
+
+    def _note(self, outcome: Outcome) -> None:
+        """Log and count overrides (taken or refused) and commands the daemon did not send."""
+        if outcome.override is not None:
+            log_override(outcome.override)
+            self.metrics.override(outcome.verdict)
+        elif outcome.verdict == "foreign":
+            self.stats["foreign_commands"] += 1
+            self.metrics.foreign_command()
+        for alert in outcome.alerts:
+            event(log, logging.WARNING, "lamp alert", topic=alert.topic, payload=alert.payload)
 
     async def _reject(
-        self, publisher: Publisher, topic: str, payload: bytes, rejection: Rejection
+        self, publisher: Publisher, topic: str, payload: bytes | Excerpt, rejection: Rejection
     ) -> None:
-        """Count it, log it, keep it in the dead-letter file and send it to the topic."""
+        """Count it and hand it to the refusals: sampled in the log, its letter to the file
+        and (within the topic's budget) to the topic, once per batch (`_receive`)."""
         self.stats[f"rejected_{rejection.reason}"] += 1
-        event(
-            log,
-            logging.WARNING,
-            "message rejected",
-            topic=topic,
-            reason=rejection.reason,
-            detail=rejection.detail,
+        source = self.admission.source(topic).key
+        self.refusals.reject(
+            topic,
+            source,
+            rejection.reason,
+            rejection.detail,
+            payload=payload,
+            received_s=self._clock.now(),
         )
-        record = letter(topic, rejection.reason, rejection.detail, payload, self._clock.now())
-        await asyncio.to_thread(self.deadletters.write, record)
-        if self.settings.site.deadletter_topic:
-            await publisher.publish(self.lighting.topics.deadletter, json.dumps(record), qos=1)
 
     async def _publish(self, publisher: Publisher, commands: list[Outgoing]) -> None:
         for out in commands:
@@ -314,13 +422,18 @@ class Daemon:
                 reason=out.command.reason,
                 **(self.lighting.explain(out.segment) if log.isEnabledFor(logging.DEBUG) else {}),
             )
-            await publisher.publish(out.topic, out.command.model_dump_json(), qos=1, retain=True)
+            payload = out.command.model_dump_json()
+            self.watch.published(out.segment, payload.encode())  # to know its echo
+            await publisher.publish(out.topic, payload, qos=1, retain=True)
         self.stats["commands"] += len(commands)
         self.metrics.command(len(commands))
 
     async def _wait_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+_NOT_SENSORS = frozenset({"lamp_state", "override", "lamp_command"})
 
 
 def _reason(outcome: Outcome) -> str | None:

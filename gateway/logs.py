@@ -1,12 +1,23 @@
-"""Structured logs: a sentence an operator understands, then the facts as key=value (or JSON)."""
+"""Structured logs: a sentence an operator understands, then the facts as key=value (or JSON).
+
+Values often come from the wire (a topic, a device id, a detail quoting a payload): in the
+text format, a value with a space, a quote or a control character is quoted and escaped as a
+JSON string, and control characters left anywhere (C0, DEL, C1, line and paragraph
+separators, bidirectional overrides) are written as `\\uXXXX`, so that no message can start a
+line of its own or disguise one. The JSON format escapes them as JSON does.
+"""
 
 import json
 import logging
+import re
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 _FIELDS = "luciole_fields"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_QUOTED = re.compile(r'[\s"]')
 
 
 def event(logger: logging.Logger, severity: int, message: str, **fields: Any) -> None:
@@ -24,7 +35,7 @@ class TextFormatter(logging.Formatter):
         stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ")
         fields = getattr(record, _FIELDS, {})
         facts = " ".join(f"{k}={_text(v)}" for k, v in fields.items())
-        line = f"{stamp} {record.levelname:<5} {record.name}: {record.getMessage()}"
+        line = f"{stamp} {record.levelname:<5} {record.name}: {_escape(record.getMessage())}"
         line = f"{line} {facts}" if facts else line
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
@@ -50,8 +61,18 @@ class JsonFormatter(logging.Formatter):
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
-    text = str(value)
-    return json.dumps(text) if (" " in text or not text) else text
+    if isinstance(value, Mapping):  # counts by reason, by source: `a:3,b:1`
+        text = ",".join(f"{key}:{_text(count)}" for key, count in value.items())
+    else:
+        text = str(value)
+    if not text or _QUOTED.search(text) or _CONTROL.search(text):
+        return _escape(json.dumps(text, ensure_ascii=False))
+    return text
+
+
+def _escape(text: str) -> str:
+    """Control characters that JSON leaves as they are, as `\\uXXXX`."""
+    return _CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

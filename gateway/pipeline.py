@@ -1,7 +1,9 @@
 """The per-message dispatch, pure: one MQTT message in, what the daemon must do about it out.
 
-A lamp's state goes to the feedback rules, an override to the lighting, a sensor message
-through the intake (decode, registry, de-duplication) and its readings to the lighting. The
+A lamp's state goes to the feedback rules, a lamp command to the command watch (the daemon's
+own come back; another's is corrected), an override through its authority to the lighting, a
+sensor message through the intake (decode, registry, de-duplication) and its readings to the
+lighting. The
 daemon (`gateway.daemon`) and the offline replay (`sim.runs.offline`) both call `dispatch`, so
 a replayed trace gives the daemon's own commands: there is no second copy that could drift.
 Nothing here does I/O: the caller stores, publishes, logs and dead-letters what `Outcome` says.
@@ -12,7 +14,12 @@ from typing import Literal, Protocol
 
 from gateway.ingest.intake import Accepted, Duplicate, Intake, Rejection
 from gateway.ingest.readings import PedestrianReading, Reading, Spooled
+from gateway.lighting.authority import Authority
 from gateway.lighting.control import DIRECTION_SIGN, Lighting, Outgoing
+from gateway.lighting.feedback import Message
+from gateway.lighting.overrides import OverrideDesk, OverrideRecord, override_row
+from gateway.lighting.voice import CommandWatch
+from gateway.store.spool import SpoolRow
 
 # What the offline replay takes from the daemon, all of it through this module.
 __all__ = [
@@ -28,7 +35,7 @@ __all__ = [
     "Rejection",
 ]
 
-Verdict = Literal["accepted", "duplicate", "rejected", "applied"]
+Verdict = Literal["accepted", "duplicate", "rejected", "applied", "foreign", "ignored"]
 
 
 class LampStates(Protocol):
@@ -43,10 +50,13 @@ class LampStates(Protocol):
 class Outcome:
     """What one message asks of the caller.
 
-    `source` is what counted it: a sensor route's format, `unrouted`, `override` or
-    `lamp_state`. A rejected message carries its `rejection` (for the dead-letter); an
-    accepted one its `readings` and `spooled` (to store before the ack); `commands` are the
-    lamp commands it triggered, to publish at once (presence, an override).
+    `source` is what counted it: a sensor route's format, `unrouted`, `override`,
+    `lamp_state` or `lamp_command`. A rejected message carries its `rejection` (for the
+    dead-letter); an accepted one its `readings` and `spooled` (to store before the ack);
+    `commands` are the lamp commands it triggered, to publish at once (presence, an override,
+    the correction of a foreign command); `alerts` are to publish too, and `rows` (an
+    override's record, an alert) to store with the message. `override` is the record of an
+    override, applied or refused, for the log.
     """
 
     source: str
@@ -56,18 +66,30 @@ class Outcome:
     readings: list[Reading] = field(default_factory=list)
     spooled: list[Spooled] = field(default_factory=list)
     commands: list[Outgoing] = field(default_factory=list)
-    target: str | None = None  # the override's target
+    target: str | None = None  # the override's target, or the lamp command's segment
+    override: OverrideRecord | None = None
+    alerts: list[Message] = field(default_factory=list)
+    rows: list[SpoolRow] = field(default_factory=list)
 
 
 class Pipeline:
-    """The intake and lighting of one site, and where lamp states go."""
+    """The intake and lighting of one site, where lamp states and lamp commands go, and who
+    may override (None: nobody is checked, as offline)."""
 
     def __init__(
-        self, intake: Intake, lighting: Lighting, lamp_states: LampStates | None = None
+        self,
+        intake: Intake,
+        lighting: Lighting,
+        lamp_states: LampStates | None = None,
+        *,
+        authority: Authority | None = None,
+        watch: CommandWatch | None = None,
     ) -> None:
         self.intake = intake
         self.lighting = lighting
         self.lamp_states = lamp_states
+        self.watch = watch
+        self._overrides = OverrideDesk(lighting, authority)
 
     def listens_to(self, topic: str) -> bool:
         """Whether the daemon takes `topic` (its sources and the override topics)."""
@@ -78,9 +100,11 @@ class Pipeline:
         """Act on one message received at `now_s`."""
         if self.lamp_states is not None and self.lamp_states.handles(topic):
             return self._lamp_state(topic, payload)
+        if self.watch is not None and self.watch.handles(topic):
+            return self._lamp_command(topic, payload, now_s)
         target = self.lighting.topics.parse_override(topic)
         if target is not None:
-            return self._override(target, payload, now_s)
+            return self._override(topic, target, payload, now_s)
         return self._sensor(topic, payload, now_s)
 
     def _lamp_state(self, topic: str, payload: bytes) -> Outcome:
@@ -90,12 +114,32 @@ class Pipeline:
             return Outcome("lamp_state", "applied")
         return Outcome("lamp_state", "rejected", Rejection("invalid_lamp_state", problem))
 
-    def _override(self, target: str, payload: bytes, now_s: float) -> Outcome:
-        problem = self.lighting.override_message(target, payload, now_s)
-        if problem is not None:
-            rejection = Rejection("invalid_override", problem)
-            return Outcome("override", "rejected", rejection, target=target)
-        return Outcome("override", "applied", commands=self.lighting.commands(now_s), target=target)
+    def _lamp_command(self, topic: str, payload: bytes, now_s: float) -> Outcome:
+        assert self.watch is not None
+        heard = self.watch.heard(topic, payload, now_s)
+        foreign = heard.verdict == "foreign"
+        return Outcome(
+            "lamp_command",
+            "foreign" if foreign else "ignored",  # an own echo may end an alert
+            # The correction of a foreign command: the lamp's level, sent again.
+            commands=self.lighting.commands(now_s) if heard.at_once else [],
+            target=heard.segment,
+            alerts=heard.alerts,
+            rows=heard.rows,
+        )
+
+    def _override(self, topic: str, target: str, payload: bytes, now_s: float) -> Outcome:
+        result = self._overrides.message(topic, target, payload, now_s)
+        verdict: Verdict = "rejected" if result.rejection is not None else "applied"
+        return Outcome(
+            "override",
+            verdict,
+            result.rejection,
+            commands=result.commands,
+            target=target,
+            override=result.record,
+            rows=[override_row(result.record, payload, now_s)],
+        )
 
     def _sensor(self, topic: str, payload: bytes, now_s: float) -> Outcome:
         route = self.intake.route(topic)

@@ -18,7 +18,9 @@ from controllers.settings.site import BrokerSettings
 from gateway import logs
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
-from gateway.mqtt.client import check_credentials
+from gateway.lighting.authority import check_keys
+from gateway.mqtt.broker import MissingExtraError
+from gateway.mqtt.client import check_credentials, warn_if_plaintext
 from gateway.wire.clock import Clock, SystemClock
 from luciole import files, override, traces
 from luciole.files import EXIT_INVALID, EXIT_OK, doc
@@ -135,10 +137,14 @@ def _run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         print("luciole: configuration invalid; see `luciole check-config`", file=sys.stderr)
         return EXIT_INVALID
-    problem = check_credentials(settings.site.broker, settings.site_path.parent)
+    base = settings.site_path.parent
+    problem = check_credentials(settings.site.broker, base) or check_keys(
+        settings.site.overrides, base
+    )
     if problem is not None:
         print(f"luciole: {problem}", file=sys.stderr)
         return EXIT_INVALID
+    warn_if_plaintext(settings.site.broker)
     asyncio.run(_serve(settings, SystemClock()))
     return EXIT_OK
 
@@ -188,7 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         asyncio.run(_demo_night(settings, args))
-    except (ConfigError, ValidationError) as error:
+    except (ConfigError, ValidationError, MissingExtraError) as error:
         print(f"luciole demo: {error}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:

@@ -4,21 +4,30 @@ The command checks the target against the site and its policy (segment, street, 
 `all`), then publishes the override on the site's broker with QoS 1 and waits for the broker
 to take it; the daemon applies it on receipt. Not retained: a duration counts from when the
 daemon receives the message, so an old retained override must not come back after a restart.
+Every override carries a unique `id` and its time `ts`; with `--sender` it is signed with that
+sender's key (README, "Who may override"), which a site that names senders requires.
 """
 
 import argparse
 import asyncio
+import json
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from controllers.settings import ConfigError
+from controllers.settings.errors import did_you_mean
+from controllers.settings.site import OverrideSender
 from controllers.targets import target_segments, unknown_target
 from controllers.topology import topology_from_site
 from controllers.units import parse_duration_s, parse_ratio
 from gateway.config import Settings, load_settings
+from gateway.lighting.authority import KeyUnavailableError, read_key
 from gateway.mqtt.client import MqttError, check_credentials, tool_client
 from gateway.wire.payloads import OverrideMessage
+from gateway.wire.signing import sign
 from gateway.wire.topics import Topics
 from luciole.files import EXIT_INVALID, EXIT_OK, doc
 
@@ -36,6 +45,12 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
     parser.add_argument("--for", dest="duration", metavar="DURATION", help="such as 30m or 2h")
     parser.add_argument("--clear", action="store_true", help="end the override on TARGET")
     parser.add_argument(
+        "--sender", metavar="NAME", help="sign as this sender (of the site's overrides.senders)"
+    )
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--key-env", metavar="VAR", help="the sender's key is in this variable")
+    keys.add_argument("--key-file", metavar="FILE", type=Path, help="the sender's key file")
+    parser.add_argument(
         "--config",
         type=Path,
         default=Path("config/site.yaml"),
@@ -46,15 +61,18 @@ def register(sub: "argparse._SubParsersAction[Any]") -> None:
 
 def _override(args: argparse.Namespace) -> int:
     """Publish an operator override to the site's broker: TARGET at LEVEL for DURATION (no
-    --for: until cleared), or --clear. Exit 0 once the broker has it, 2 for a bad target,
-    level or file, 1 when the broker cannot be reached."""
+    --for, or a longer one: the policy's overrides.max_duration_s), or --clear; signed with
+    --sender NAME and its key (from --key-env, --key-file or the site's entry for NAME). Exit
+    0 once the broker has it, 2 for a bad target, level, key or file, 1 when the broker cannot
+    be reached."""
     try:
         settings = load_settings(args.config)
         message = _message(args)
+        key = _key(args, settings)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
-    except ValueError as error:
+    except (ValueError, KeyUnavailableError) as error:
         print(f"luciole override: {error}", file=sys.stderr)
         return EXIT_INVALID
     topology = topology_from_site(settings.site)
@@ -67,12 +85,14 @@ def _override(args: argparse.Namespace) -> int:
         print(f"luciole override: {problem}", file=sys.stderr)
         return EXIT_INVALID
     topic = Topics(settings.site.broker.topic_prefix, settings.site.site.id).override(args.target)
+    payload = payload_of(message, topic, args.sender, key, time.time())
     try:
-        asyncio.run(_publish(settings, topic, message))
+        asyncio.run(_publish(settings, topic, payload))
     except (MqttError, TimeoutError) as error:
         print(f"luciole override: broker {settings.site.broker.url}: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    print(f"override sent on {topic}: {_describe(message)}")
+    most_s = settings.policy.overrides.max_duration_s
+    print(f"override sent on {topic}: {_describe(message, most_s, args.sender)}")
     return EXIT_OK
 
 
@@ -92,16 +112,57 @@ def _message(args: argparse.Namespace) -> OverrideMessage:
     return OverrideMessage(level=level, duration_s=duration_s)
 
 
-async def _publish(settings: Settings, topic: str, message: OverrideMessage) -> None:
+def _key(args: argparse.Namespace, settings: Settings) -> bytes | None:
+    """The key to sign with (None: send unsigned), from the options or the site's entry."""
+    senders = settings.site.overrides.senders
+    given = args.key_env is not None or args.key_file is not None
+    if args.sender is None:
+        if given:
+            raise ValueError("--key-env and --key-file sign as a --sender NAME: give it")
+        if senders:
+            names = ", ".join(sorted(senders))
+            raise ValueError(f"this site takes only signed overrides: give --sender ({names})")
+        return None
+    if senders and args.sender not in senders:
+        hint = did_you_mean(args.sender, set(senders))
+        raise ValueError(f"the site names no override sender {args.sender!r}{hint}")
+    if given:
+        key_file = str(args.key_file) if args.key_file is not None else None
+        source = OverrideSender(key_env=args.key_env, key_file=key_file)
+        return read_key(args.sender, source, Path.cwd())
+    if args.sender not in senders:
+        raise ValueError(f"the site names no sender {args.sender!r}: give --key-env or --key-file")
+    return read_key(args.sender, senders[args.sender], settings.site_path.parent)
+
+
+def payload_of(
+    message: OverrideMessage, topic: str, sender: str | None, key: bytes | None, now_s: float
+) -> str:
+    """The JSON to publish: the override, a unique id, its time and, with a key, the
+    sender and the signature over all of it and the topic."""
+    fields = message.model_dump(exclude_none=True, exclude_defaults=True)
+    fields |= {"id": uuid.uuid4().hex, "ts": round(now_s, 3)}
+    if sender is not None and key is not None:
+        fields = sign(key, topic, {**fields, "sender": sender})
+    return json.dumps(fields)
+
+
+async def _publish(settings: Settings, topic: str, payload: str) -> None:
     client = tool_client(settings.site.broker, settings.site_path.parent, "override")
     async with asyncio.timeout(PUBLISH_TIMEOUT_S), client:
-        payload = message.model_dump_json(exclude_none=True, exclude_defaults=True)
         await client.publish(topic, payload, qos=1)
 
 
-def _describe(message: OverrideMessage) -> str:
+def _describe(message: OverrideMessage, most_s: float, sender: str | None) -> str:
+    signed = f", signed by {sender}" if sender is not None else ""
     if message.clear:
-        return "cleared"
+        return f"cleared{signed}"
     assert message.level is not None
-    until = f"for {message.duration_s:g} s" if message.duration_s else "until cleared"
-    return f"level {message.level:.0%} {until}"
+    asked_s = message.duration_s
+    if asked_s is None:
+        until = f"for {most_s:g} s (the policy's maximum)"
+    elif asked_s > most_s:
+        until = f"for {most_s:g} s (the policy's maximum; {asked_s:g} s asked)"
+    else:
+        until = f"for {asked_s:g} s"
+    return f"level {message.level:.0%} {until}{signed}"

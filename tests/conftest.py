@@ -191,10 +191,12 @@ def victoria_path() -> str | None:
 
 
 class Victoria:
-    """victoria-metrics on a free port with its own data folder; restartable."""
+    """victoria-metrics on a free port with its own data folder; restartable. `flags` are
+    more command-line options (say, `-dedup.minScrapeInterval=1ms`)."""
 
-    def __init__(self, binary: str, folder: Path) -> None:
+    def __init__(self, binary: str, folder: Path, flags: tuple[str, ...] = ()) -> None:
         self.binary, self.folder, self.port = binary, folder, free_port()
+        self.flags = flags
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -208,6 +210,7 @@ class Victoria:
                 f"-storageDataPath={self.folder}",
                 f"-httpListenAddr=127.0.0.1:{self.port}",
                 "-retentionPeriod=100y",
+                *self.flags,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

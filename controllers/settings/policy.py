@@ -178,6 +178,17 @@ class Energy(BaseModel):
     )
 
 
+class Overrides(BaseModel):
+    """Operators' overrides: how long one may last (site-wide)."""
+
+    model_config = STRICT
+    max_duration_s: PositiveSeconds = Field(
+        default=4 * 3600,
+        description="an override sent without a duration lasts this long, and a longer one is "
+        "cut to it: none lasts for ever",
+    )
+
+
 class Layer(BaseModel):
     """The sections that can be set for the whole site and overridden further down."""
 
@@ -203,6 +214,7 @@ class Policy(Layer):
     commands: Commands = Commands()
     alerts: Alerts = Alerts()
     energy: Energy = Energy()
+    overrides: Overrides = Overrides()
     groups: dict[Identifier, Group] = Field(
         default={}, description="named groups, applied in file order (a later one wins)"
     )

@@ -17,6 +17,7 @@ from controllers.settings.policy import (
     Failsafe,
     Group,
     Limits,
+    Overrides,
     Presence,
     Traffic,
 )
@@ -36,6 +37,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("commands", Commands),
     ("alerts", Alerts),
     ("energy", Energy),
+    ("overrides", Overrides),
     ("groups.NAME", Group),
 )
 _OWN_GROUP_KEYS = ("streets", "segments")

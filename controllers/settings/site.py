@@ -142,6 +142,34 @@ class Device(BaseModel):
         return self
 
 
+class OverrideSender(BaseModel):
+    """An operator or a CMS that may send overrides, and where its signing key is: in the
+    environment variable named by `key_env`, or in the file named by `key_file` (relative to
+    the site file). Never the key itself."""
+
+    model_config = STRICT
+    key_env: str | None = Field(default=None, min_length=1)
+    key_file: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Self:
+        if (self.key_env is None) == (self.key_file is None):
+            raise ValueError("give the key's key_env or its key_file, one of them")
+        return self
+
+
+class OverrideAuthority(BaseModel):
+    """Who may override. With senders named, each override must be signed by one of them
+    (README, "Who may override"); with none, the broker's ACL alone decides who may publish
+    on `override/#`, and the daemon says so at start."""
+
+    model_config = STRICT
+    senders: dict[Identifier, OverrideSender] = {}
+    max_clock_skew_s: PositiveSeconds = Field(
+        default=300, description="a signed override's ts may be this far from the daemon's clock"
+    )
+
+
 class SiteConfig(BaseModel):
     """One site: the whole file `config/site.yaml`."""
 
@@ -168,6 +196,7 @@ class SiteConfig(BaseModel):
         default=None, ge=0, le=65535, description="/metrics and /healthz on 127.0.0.1"
     )
     devices: dict[Identifier, Device] = {}
+    overrides: OverrideAuthority = OverrideAuthority()
     junctions: dict[Identifier, list[Identifier]] = Field(
         default={},
         description="segments that meet at a crossing: a walker on one may go on to any other",

@@ -2,11 +2,14 @@
 
 The route (which format, which codec) comes from the topic: the site's own sensor topics
 speak the native format, and `sources:` in the site file name the others. Then the registry
-check (a device writes only under its own ids and kind), de-duplication by uplink, and
-normalisation. No I/O, so the daemon, `luciole decode` and the tests share the same path.
+check (a device writes only under its own ids and kind), de-duplication by uplink, the device's
+time checked (`gateway.ingest.clocks`: an implausible one gives way to the receive time), and
+normalisation. What the database could not store is refused here, with the reason: a count
+beyond line protocol's 64-bit integers, a bin reading without a value to store. No I/O but a
+sampled log line, so the daemon, `luciole decode` and the tests share the same path.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
@@ -16,10 +19,12 @@ from gateway.codecs import CODECS
 from gateway.codecs.base import Codec
 from gateway.formats import FORMATS, Message
 from gateway.formats.base import Decoded, DecodeError
-from gateway.ingest.readings import Normaliser, Reading, Spooled
+from gateway.ingest.clocks import DeviceClocks
+from gateway.ingest.readings import BinReading, Normaliser, PedestrianReading, Reading, Spooled
 from gateway.wire.topics import Topics, topic_matches
 
 ROUTE_MEMORY_TOPICS = 10_000
+_INT64_MAX = 2**63 - 1  # line protocol's integers (gateway.store.lines)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class RecentUplinks:
 class Intake:
     """The site's routes, registry and the per-device state normalisation needs."""
 
-    def __init__(self, site: SiteConfig, decode_only: bool = False) -> None:
+    def __init__(
+        self, site: SiteConfig, decode_only: bool = False, clocks: DeviceClocks | None = None
+    ) -> None:
         self.topics = Topics(site.broker.topic_prefix, site.site.id)
         native = Route(self.topics.sensors, "native", None)
         self.routes = [native, *(_route(s.topic, s.format, s.codec) for s in site.sources)]
@@ -94,6 +101,7 @@ class Intake:
         self._recent = RecentUplinks()
         self._route_of: dict[str, Route | None] = {}
         self._normaliser = Normaliser()
+        self.clocks = clocks or DeviceClocks()  # passed in to outlive a reload's new Intake
 
     def route(self, topic: str) -> Route | None:
         """The first route whose filter matches `topic` (remembered: matching costs more than
@@ -129,7 +137,7 @@ class Intake:
         readings: list[Reading] = []
         spooled: list[Spooled] = []
         device_id, repeats = "", 0
-        for index, record in enumerate(decoded):
+        for record in decoded:
             found = self._registered(record)
             if isinstance(found, Rejection):
                 return found
@@ -137,15 +145,31 @@ class Intake:
             if self._recent.is_repeat(device_id, record.dedup_key):
                 repeats += 1
                 continue
-            try:
-                new = self._normaliser.readings(device_id, device, record, received_s, index)
-            except (ValueError, ValidationError) as error:
-                return Rejection("invalid", str(error).splitlines()[0])
+            new = self._readings(device_id, device, record, received_s)
+            if isinstance(new, Rejection):
+                return new
             readings += new
             spooled += [Spooled(r, record.dedup_key, i) for i, r in enumerate(new)]
         if decoded and repeats == len(decoded):
             return Duplicate(device_id)
         return Accepted(device_id, readings, spooled)
+
+    def _readings(
+        self, device_id: str, device: Device, record: Decoded, received_s: float
+    ) -> list[Reading] | Rejection:
+        """One record's readings at a plausible time, or why they cannot be stored."""
+        ts_s = self.clocks.checked(device_id, record.ts_s, received_s)
+        if ts_s != record.ts_s:
+            record = replace(record, ts_s=ts_s)
+        try:
+            new = self._normaliser.readings(device_id, device, record, received_s)
+        except (ValueError, ValidationError) as error:
+            return Rejection("invalid", str(error).splitlines()[0])
+        for reading in new:
+            refused = _unstorable(reading)
+            if refused is not None:
+                return refused
+        return new
 
     def _registered(self, record: Decoded) -> tuple[str, Device] | Rejection:
         device_id = self._owner.get(record.network_id.lower(), record.network_id)
@@ -164,6 +188,23 @@ class Intake:
                 f"device {device_id!r} is registered as {device.kind}, not {record.kind}",
             )
         return device_id, device
+
+
+def _unstorable(reading: Reading) -> Rejection | None:
+    """Why the database could not store `reading` (None: it can). The models already refuse
+    NaN and infinities; these are the rest of what line protocol cannot carry."""
+    if type(reading) is PedestrianReading and reading.count > _INT64_MAX:
+        return Rejection("invalid", f"count {reading.count} is beyond a 64-bit integer")
+    if type(reading) is BinReading and not _has_value(reading):
+        return Rejection(
+            "no_readings", "a bin reading needs a fill, distance, temperature, tilt or alarm"
+        )
+    return None
+
+
+def _has_value(reading: BinReading) -> bool:
+    values = (reading.fill_ratio, reading.distance_mm, reading.temperature_c, reading.tilt)
+    return bool(reading.alarms) or any(value is not None for value in values)
 
 
 def _route(topic: str, format_name: str, codec_name: str | None) -> Route:

@@ -4,5 +4,8 @@
 - `feedback`  lamp states in, alerts out.
 - `energy`    energy booked every tick, stored per interval.
 - `services`  feedback and energy around the lighting, their rows written aside.
+- `authority` who may override: the senders' keys, signatures checked, replays refused.
+- `overrides` an override from its topic to the lamps, and its record (logged and stored).
+- `voice`     the daemon's own lamp commands coming back; anyone else's alerted and corrected.
 Imports: `gateway.ingest`, `gateway.store`, `gateway.wire`, `gateway.ops`, `controllers`.
 """

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import ValidationError
 
 from controllers.classes import CLASS_NAMES
 from controllers.commands import CommandFilter
@@ -33,6 +32,23 @@ class Outgoing:
     topic: str
     segment: str
     command: LampCommand
+
+
+@dataclass(frozen=True, eq=False)
+class Applied:
+    """An override as it was applied: its segments, the level (None: cleared), the duration
+    it got and the one it asked for (None: none given). Every override ends: one without a
+    duration, or a longer one, gets the policy's `overrides.max_duration_s`."""
+
+    segments: IntArray
+    level: float | None
+    duration_s: float | None
+    asked_s: float | None
+
+    @property
+    def capped(self) -> bool:
+        """Whether the policy's maximum decided the duration."""
+        return self.level is not None and self.duration_s != self.asked_s
 
 
 class Lighting:
@@ -83,27 +99,30 @@ class Lighting:
             self.engine.seen(self._indices(segments), heard_s)
         self._spoke.clear()
 
-    def override_message(self, target: str, payload: bytes, now_s: float) -> str | None:
-        """An override as it arrives on its topic; an error text if it cannot be applied."""
-        try:
-            message = OverrideMessage.model_validate_json(payload)
-        except ValidationError as error:
-            return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return self.override(target, message, now_s)
-
-    def override(self, target: str, message: OverrideMessage, now_s: float) -> str | None:
+    def override(self, target: str, message: OverrideMessage, now_s: float) -> Applied | str:
         """Apply an operator override to a segment, a street or `all`; an error text if not."""
         segments = target_segments(target, self.topology, self.policy)
         if segments is None:
             return unknown_target(target, self.topology, self.policy)
         if message.clear:
             self.engine.clear_override(segments)
-        elif message.level is None:
+            return Applied(segments, None, None, None)
+        if message.level is None:
             return "an override needs a level (0..1) or clear: true"
-        else:
-            until_s = now_s + message.duration_s if message.duration_s else np.inf
-            self.engine.set_override(segments, message.level, until_s)
-        return None
+        most_s = self.policy.overrides.max_duration_s
+        duration_s = min(message.duration_s or most_s, most_s)
+        self.engine.set_override(segments, message.level, now_s + duration_s)
+        return Applied(segments, message.level, duration_s, message.duration_s)
+
+    def below_floor(self, applied: Applied) -> list[str]:
+        """The segments of an override that the last step lights below their floor (an
+        operator may switch a street off at night; the daemon says who did)."""
+        step = self.last_step
+        if step is None or applied.level is None:
+            return []
+        segments = applied.segments
+        dark = step.lit[segments] & (np.float32(applied.level) < step.floor[segments])
+        return [self.topology.ids[i] for i in segments[dark].tolist()]
 
     def due(self, now_s: float) -> tuple[Step, IntArray]:
         """Step the engine; the step and the segments whose command is due now (changes,
@@ -162,6 +181,10 @@ class Lighting:
     def resend_all(self) -> None:
         """Make the next `commands` call send every lamp its level (after a reconnect)."""
         self._filter.forget()
+
+    def resend(self, segment: str) -> None:
+        """Make the next `commands` call send this lamp its level (someone else told it one)."""
+        self._filter.forget(self._indices([segment]))
 
     def _indices(self, segment_ids: Iterable[str]) -> IntArray:
         return np.array([self.topology.index_of(s) for s in segment_ids], dtype=np.int64)

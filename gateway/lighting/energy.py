@@ -13,7 +13,7 @@ from controllers.engine import Step
 from controllers.targets import ALL
 from controllers.topology import Topology
 from gateway.store.records import controller_row
-from gateway.store.spool import Row
+from gateway.store.spool import SpoolRow
 
 _KEYS = ("energy_kwh", "always_on_kwh", "static_kwh")
 
@@ -40,7 +40,7 @@ class EnergyLog:
     def due(self, now_s: float, interval_s: float) -> bool:
         return now_s - self._interval_start_s >= interval_s
 
-    def rows(self, now_s: float) -> list[Row]:
+    def rows(self, now_s: float) -> list[SpoolRow]:
         """The kWh since the last rows, one row per segment and one for the site."""
         totals = {key: getattr(self.meter, key) for key in _KEYS}
         delta = {key: totals[key] - self._written[key] for key in _KEYS}

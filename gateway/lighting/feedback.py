@@ -15,7 +15,7 @@ from controllers.feedback import AlertChange, Commanded, Monitor
 from controllers.settings.policy import Alerts
 from gateway.lighting.control import Lighting
 from gateway.store.records import controller_row
-from gateway.store.spool import Row
+from gateway.store.spool import SpoolRow
 from gateway.wire.payloads import LampState
 
 
@@ -51,7 +51,7 @@ class Feedback:
         self._monitor.report(index, state.level, state.power_w, state.status)
         return None
 
-    def evaluate(self, now_s: float, rules: Alerts) -> tuple[list[Message], list[Row]]:
+    def evaluate(self, now_s: float, rules: Alerts) -> tuple[list[Message], list[SpoolRow]]:
         """Compare reports with commands; what to publish and what to store."""
         told = self._commanded()
         if told is None:
@@ -83,7 +83,7 @@ class Feedback:
         topic = self._lighting.topics.alert(change.kind, segment)
         return Message(topic, json.dumps(body), retain=True)
 
-    def _row(self, change: AlertChange, now_s: float) -> Row:
+    def _row(self, change: AlertChange, now_s: float) -> SpoolRow:
         segment = self._lighting.topology.ids[change.segment]
         key = f"{change.kind}:{segment}:{now_s!r}"
         return controller_row("alert", now_s, segment, key, self._fields(change, now_s))

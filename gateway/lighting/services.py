@@ -15,7 +15,7 @@ from gateway.lighting.control import Lighting
 from gateway.lighting.energy import EnergyLog
 from gateway.lighting.feedback import Feedback, Message
 from gateway.logs import event
-from gateway.store.spool import Row, Spool
+from gateway.store.spool import Spool, SpoolRow
 
 log = logging.getLogger("luciole.gateway")
 
@@ -29,7 +29,7 @@ class LightingServices:
         self._lighting = lighting
         self._feedback = Feedback(lighting)
         self._energy = EnergyLog(lighting.topology, now_s)
-        self._pending: list[Row] = []
+        self._pending: list[SpoolRow] = []
 
     @property
     def subscriptions(self) -> list[tuple[str, int]]:

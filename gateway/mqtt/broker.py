@@ -1,7 +1,8 @@
 """The embedded broker (amqtt) for the demo and for machines without mosquitto.
 
 It runs in a process of its own, as mosquitto would: the broker's work does not queue behind
-the caller's event loop, and a second core can carry it.
+the caller's event loop, and a second core can carry it. amqtt comes with the `sim` extra
+(`luciole run` never needs it): without it, `start()` says which extra to install.
 """
 
 import asyncio
@@ -9,11 +10,17 @@ import logging
 import multiprocessing
 import signal
 import socket
+from importlib.util import find_spec
 from multiprocessing.synchronize import Event
 from types import TracebackType
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+EXTRA = "sim"
+
+
+class MissingExtraError(RuntimeError):
+    """An optional dependency is not installed; the message says which extra brings it."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,6 +48,11 @@ class EmbeddedBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> str:
+        if find_spec("amqtt") is None:  # before a process is spawned to fail on it
+            raise MissingExtraError(
+                f"the embedded MQTT broker needs amqtt, from the {EXTRA} extra: "
+                f"pip install 'luciole[{EXTRA}]' (or use a broker of your own)"
+            )
         self._process.start()
         if not self._ready.wait(START_TIMEOUT_S):
             self.stop()

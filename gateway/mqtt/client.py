@@ -1,6 +1,8 @@
 """The daemon's MQTT client, built from the broker settings: protocol, persistent session,
 credentials, TLS, and the socket and acknowledgement options the delivery guarantees need."""
 
+import ipaddress
+import logging
 import os
 import ssl
 from pathlib import Path
@@ -12,8 +14,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from controllers.settings.site import BrokerSettings
+from gateway.logs import event
 from gateway.mqtt.hooks import paho_of
+from gateway.secrets import private_problem
 from gateway.wire.payloads import LOW_LATENCY_SOCKET_OPTIONS
+
+log = logging.getLogger("luciole.gateway")
 
 # The library's client and its error, named here so that no other room imports aiomqtt.
 Client = aiomqtt.Client
@@ -96,6 +102,9 @@ def _password(broker: BrokerSettings, base: Path) -> str | None:
         return value
     if broker.password_file:
         path = base / broker.password_file
+        problem = private_problem(path, "broker password file")
+        if problem is not None:
+            raise CredentialsError(problem)
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as error:
@@ -112,6 +121,32 @@ def _tls(broker: BrokerSettings, base: Path) -> ssl.SSLContext | None:
     ca = str(base / tls.ca_file) if tls and tls.ca_file else None
     context = ssl.create_default_context(cafile=ca)
     if tls and tls.cert_file:
-        key = str(base / tls.key_file) if tls.key_file else None
-        context.load_cert_chain(str(base / tls.cert_file), key)
+        key = base / (tls.key_file or tls.cert_file)  # without key_file, the cert holds it
+        problem = private_problem(key, "broker TLS private key")
+        if problem is not None:
+            raise CredentialsError(problem)
+        context.load_cert_chain(str(base / tls.cert_file), str(key) if tls.key_file else None)
     return context
+
+
+def warn_if_plaintext(broker: BrokerSettings) -> None:
+    """Say so when passwords and readings would cross a network in clear: plaintext MQTT
+    (no TLS) to a broker that is not on this machine's loopback."""
+    if broker.tls is not None or broker.url.startswith("mqtts") or _loopback(broker.host):
+        return
+    event(
+        log,
+        logging.WARNING,
+        "plaintext MQTT to a broker beyond this machine: readings, commands and the login "
+        "cross the network unencrypted; use mqtts:// with tls: {ca_file: ...}",
+        broker=broker.url,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False

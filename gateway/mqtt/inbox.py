@@ -8,7 +8,8 @@ puts a `ReadBuffer` between paho and the socket, which delivers PUBLISH packets 
 `on_message` takes whatever paho still decodes itself. Both run in the event loop's thread,
 where aiomqtt reads the socket; the daemon takes everything that arrived since it last looked.
 Acknowledgements go back in the order the messages came (MQTT requires it), once the batch
-they belong to is stored.
+they belong to is stored. A payload above `max_payload` reaches the daemon as its first
+`head_bytes` with its size and digest (`Received.oversize`; see `gateway.mqtt.framing`).
 
 That fast path relies on private parts of aiomqtt and paho (`gateway.mqtt.hooks`). When one
 is missing or the versions were not tested, the inbox takes the public path instead: every
@@ -30,7 +31,7 @@ import paho.mqtt.client as mqtt
 
 from gateway.logs import event
 from gateway.mqtt import hooks
-from gateway.mqtt.framing import ReadBuffer, Received
+from gateway.mqtt.framing import HEAD_BYTES, ReadBuffer, Received, cut
 
 __all__ = ["Inbox", "Received"]
 
@@ -46,10 +47,19 @@ class Inbox:
 
     `fast` says which path it took (see the module docstring)."""
 
-    def __init__(self, client: aiomqtt.Client, *, mqtt5: bool = False) -> None:
+    def __init__(
+        self,
+        client: aiomqtt.Client,
+        *,
+        mqtt5: bool = False,
+        max_payload: int | None = None,
+        head_bytes: int = HEAD_BYTES,
+    ) -> None:
         self._client = client
         self._paho = hooks.paho_of(client)
         self._mqtt5 = mqtt5
+        self._max_payload = max_payload
+        self._head_bytes = head_bytes
         self._waiting: list[Received] = []
         self._arrived = asyncio.Event()
         self._watched: asyncio.Future[None] | None = None
@@ -72,8 +82,14 @@ class Inbox:
         self._paho.on_socket_open = self._on_socket_open
         return True
 
-    async def batch(self) -> list[Received]:
-        """Every message received since the last call (waits for at least one).
+    @property
+    def waiting(self) -> int:
+        """Messages received and not yet taken."""
+        return len(self._waiting)
+
+    async def batch(self, limit: int | None = None) -> list[Received]:
+        """The messages received since the last call, the oldest `limit` of them at most
+        (waits for at least one).
 
         Raises `aiomqtt.MqttError` once the connection is lost and nothing is left to take.
         """
@@ -82,7 +98,11 @@ class Inbox:
                 raise aiomqtt.MqttError("Disconnected during message iteration") from self._lost
             self._arrived.clear()
             await self._arrived.wait()
-        taken, self._waiting = self._waiting, []
+        if limit is None or len(self._waiting) <= limit:
+            taken, self._waiting = self._waiting, []
+        else:
+            taken = self._waiting[:limit]
+            del self._waiting[:limit]
         return taken
 
     def acker(self, batch: list[Received]) -> Callable[[], None]:
@@ -130,7 +150,8 @@ class Inbox:
             topic = message.topic
         except UnicodeDecodeError as error:  # brokers refuse such topics; this one is refused
             topic = repr(error.object)  # the topic's bytes, as the framing gives them
-        self._deliver(Received(topic, bytes(message.payload), message.mid, message.qos))
+        received = Received(topic, bytes(message.payload), message.mid, message.qos)
+        self._deliver(cut(received, self._max_payload, self._head_bytes))
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # paho has just set its socket and sends CONNECT next: nothing was read yet.
@@ -140,7 +161,13 @@ class Inbox:
         if isinstance(sock, socket.socket):
             for option in hooks.socket_options(self._client):
                 sock.setsockopt(*option)
-        buffered = ReadBuffer(sock, self._deliver, mqtt5=self._mqtt5)
+        buffered = ReadBuffer(
+            sock,
+            self._deliver,
+            mqtt5=self._mqtt5,
+            max_payload=self._max_payload,
+            head_bytes=self._head_bytes,
+        )
         hooks.replace_socket(client, buffered)
         if self._open_socket is not None:
             self._open_socket(client, userdata, buffered)

@@ -50,7 +50,18 @@ class Metrics:
             "Messages refused and sent to the dead-letter file, by reason.",
             ["reason"],
         )
+        self._clocks = self._counter(
+            "clock_implausible_total",
+            "Readings whose device time was implausible, stored at their receive time instead.",
+        )
         self._commands = self._counter("lamp_commands_total", "Lamp level commands published.")
+        self._foreign = self._counter(
+            "foreign_commands_total",
+            "Lamp commands the daemon did not send, seen on its command topics and corrected.",
+        )
+        self._overrides = self._counter(
+            "overrides_total", "Operator overrides, by outcome (applied, rejected).", ["outcome"]
+        )
         self._reconnects = self._counter(
             "reconnects_total", "Times the broker connection was lost or refused and retried."
         )
@@ -104,8 +115,18 @@ class Metrics:
         for (format, outcome, reason), n in tally.items():
             self.message(format, outcome, reason, n)
 
+    def clock_implausible(self) -> None:
+        self._clocks.inc()
+
     def command(self, n: int) -> None:
         self._commands.inc(n)
+
+    def foreign_command(self) -> None:
+        self._foreign.inc()
+
+    def override(self, outcome: str) -> None:
+        """One override, `applied` or `rejected` (the rejections also count by reason)."""
+        self._overrides.labels(outcome).inc()
 
     def reconnect(self) -> None:
         self._reconnects.inc()

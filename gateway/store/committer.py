@@ -21,15 +21,22 @@ worker-thread job had not started yet; `flush()` then waits for it before commit
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import NamedTuple
 
 from gateway.ingest.readings import Spooled
-from gateway.store.spool import Row, Spool, rows
+from gateway.store.spool import Spool, SpoolRow, rows
 
 MAX_ROWS = 5000
 INTERVAL_S = 0.01
 EAGER_MESSAGES = 8
 
-Pending = tuple[list[Row], Callable[[], object], int]  # rows, ack, messages acked
+
+class Pending(NamedTuple):
+    """Rows waiting for a commit, and the ack that follows it for `messages` messages."""
+
+    rows: list[SpoolRow]
+    ack: Callable[[], object]
+    messages: int
 
 
 class Committer:
@@ -62,11 +69,13 @@ class Committer:
         """Queue one message's readings (possibly none: a rejection is acked after it too)."""
         self.add_rows(rows(items), ack)
 
-    def add_rows(self, prepared: list[Row], ack: Callable[[], object], messages: int = 1) -> None:
+    def add_rows(
+        self, prepared: list[SpoolRow], ack: Callable[[], object], messages: int = 1
+    ) -> None:
         """Queue rows made by `spool.rows()` (in the event loop: the worker thread then only
         runs SQLite, which releases the GIL, so a commit does not hold up presence handling);
         `ack` acknowledges `messages` messages once the rows are committed."""
-        self._pending.append((prepared, ack, messages))
+        self._pending.append(Pending(prepared, ack, messages))
         self._messages += messages
         self._arrived.set()
         if self._messages >= self._eager_messages:
@@ -104,22 +113,22 @@ class Committer:
     def _take(self) -> list[Pending]:
         """The oldest pending entries, up to `max_rows` rows (at least one entry)."""
         count, taken = 0, 0
-        for prepared, _, _ in self._pending:
-            if taken and count + len(prepared) > self._max_rows:
+        for pending in self._pending:
+            if taken and count + len(pending.rows) > self._max_rows:
                 break
-            count += len(prepared)
+            count += len(pending.rows)
             taken += 1
         batch = self._pending[:taken]
         del self._pending[:taken]
-        self._messages -= sum(messages for _, _, messages in batch)
+        self._messages -= sum(pending.messages for pending in batch)
         if self._messages < self._eager_messages:
             self._enough.clear()
         return batch
 
     async def _commit(self, batch: list[Pending]) -> None:
-        items = [row for prepared, _, _ in batch for row in prepared]
+        items = [row for pending in batch for row in pending.rows]
         if items:
             self.committed_rows += await asyncio.to_thread(self._spool.append_rows, items)
         self.batches += 1
-        for _, ack, _ in batch:
-            ack()
+        for pending in batch:
+            pending.ack()

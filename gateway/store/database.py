@@ -7,6 +7,13 @@ Errors are sorted the way a gateway that must lose nothing needs them sorted:
   dead-letter file with the database's reason, the rest is written;
 - too large: 413: the batch is split;
 - fatal: 401 and 403: said loudly (it needs an operator), retried slowly, spool kept.
+A reading that line protocol cannot carry is never sent (`gateway.store.lines`): it goes to the
+dead-letter file with its reason. Refused readings are dead-lettered before the batch is marked
+written, so a crash in between dead-letters one twice rather than never.
+
+Test hook: with `LUCIOLE_TEST_HOLD_AFTER_WRITE` naming a FIFO, the writer logs "test hook:
+holding" after each database write and waits for a line on that FIFO before it marks the batch
+written, so that an end-to-end test can kill the daemon inside that window (nothing else uses it).
 """
 
 import asyncio
@@ -17,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -24,45 +32,15 @@ from influxdb_client.rest import ApiException
 
 from controllers.settings.site import InfluxSettings
 from gateway.logs import event
+from gateway.store.lines import UnstorableError, line
 from gateway.store.spool import Spool
 
 log = logging.getLogger("luciole.storage")
 
-_TAGS = ("device_id", "segment", "direction")
-_SKIP = frozenset({"kind", "ts_s", *_TAGS})
 BACKOFF_MIN_S, BACKOFF_MAX_S, FATAL_RETRY_S = 0.5, 60.0, 300.0
+HOLD_ENV = "LUCIOLE_TEST_HOLD_AFTER_WRITE"
 
-
-def line(reading: Mapping[str, object]) -> str:
-    """One spooled reading as InfluxDB line protocol (nanosecond timestamp)."""
-    measurement = str(reading["kind"])
-    tags = "".join(
-        f",{key}={_escape_tag(str(reading[key]))}" for key in _TAGS if reading.get(key) is not None
-    )
-    fields = ",".join(
-        f"{key}={_field(value)}"
-        for key, value in reading.items()
-        if key not in _SKIP and value is not None and value not in ([], ())
-    )
-    ts_ns = round(float(str(reading["ts_s"])) * 1e9)
-    return f"{measurement}{tags} {fields} {ts_ns}"
-
-
-def _escape_tag(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
-
-
-def _field(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        value = ",".join(str(v) for v in value)
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+Lines = Sequence[tuple[int, str]]  # (row id, its line)
 
 
 @dataclass(frozen=True)
@@ -70,7 +48,7 @@ class Outcome:
     """What one write attempt of a batch did."""
 
     written: list[int]
-    rejected: list[tuple[int, str]]  # (row id, reason from the database)
+    rejected: list[tuple[int, str]]  # (row id, reason: the database's, or why it was not sent)
     retry_after_s: float | None  # set when nothing more can be done now
 
 
@@ -86,8 +64,10 @@ class Writer:
         *,
         rng: random.Random | None = None,
         on_stored: Callable[[int, float], None] | None = None,
+        hold_after_write: Path | None = None,
     ) -> None:
         self._on_stored = on_stored  # (readings, seconds the write took), for metrics
+        self._hold_after_write = hold_after_write  # the test hook of the module docstring
         self._draining = threading.Lock()
         self._spool = spool
         self._settings = settings
@@ -131,33 +111,45 @@ class Writer:
         rows = self._spool.unwritten(self._settings.batch_size)
         if not rows:
             return Outcome([], [], None)
+        lines, unstorable = _lines(rows)
         start = time.perf_counter()
-        outcome = self._write(rows)
-        if outcome.written and self._on_stored is not None:
-            self._on_stored(len(outcome.written), time.perf_counter() - start)
+        sent = self._write(lines) if lines else Outcome([], [], None)
+        if sent.written and self._on_stored is not None:
+            self._on_stored(len(sent.written), time.perf_counter() - start)
+        outcome = Outcome(sent.written, unstorable + sent.rejected, sent.retry_after_s)
         if outcome.written or outcome.rejected:
-            self._spool.mark_written([*outcome.written, *(i for i, _ in outcome.rejected)])
-            self.stored += len(outcome.written)
-        readings = dict(rows)
-        for row_id, reason in outcome.rejected:
-            self._reject(readings[row_id], reason)
+            self._settle(dict(rows), outcome)
         return outcome
 
-    def _write(self, rows: Sequence[tuple[int, Mapping[str, object]]]) -> Outcome:
+    def _settle(self, readings: Mapping[int, Mapping[str, object]], outcome: Outcome) -> None:
+        """Dead-letter what was refused, then mark the batch written in one transaction."""
+        self._hold(len(outcome.written))
+        for row_id, reason in outcome.rejected:
+            self._reject(readings[row_id], reason)
+        self._spool.mark_written([*outcome.written, *(i for i, _ in outcome.rejected)])
+        self.stored += len(outcome.written)
+
+    def _hold(self, written: int) -> None:
+        """The test hook of the module docstring: wait for a line on the FIFO."""
+        if self._hold_after_write is None:
+            return
+        event(log, logging.WARNING, "test hook: holding before the mark", written=written)
+        with self._hold_after_write.open() as fifo:
+            fifo.readline()
+
+    def _write(self, lines: Lines) -> Outcome:
         try:
             self._write_api.write(
-                self._settings.bucket, self._settings.org, [line(body) for _, body in rows]
+                self._settings.bucket, self._settings.org, [text for _, text in lines]
             )
         except ApiException as error:
-            return self._api_error(rows, error)
+            return self._api_error(lines, error)
         except Exception as error:  # urllib3's refused, reset, timed out...: all mean retry
             return self._unreachable(error)
         self._failures = 0
-        return Outcome([row_id for row_id, _ in rows], [], None)
+        return Outcome([row_id for row_id, _ in lines], [], None)
 
-    def _api_error(
-        self, rows: Sequence[tuple[int, Mapping[str, object]]], error: ApiException
-    ) -> Outcome:
+    def _api_error(self, rows: Lines, error: ApiException) -> Outcome:
         status = int(error.status or 0)
         if status in (400, 413, 422):
             if len(rows) == 1:
@@ -188,6 +180,18 @@ class Writer:
         delay = retry_after_s if retry_after_s is not None else backoff * self._rng.uniform(0.5, 1)
         event(log, logging.WARNING, f"{why}; readings stay in the spool", retry_in_s=delay)
         return Outcome([], [], delay)
+
+
+def _lines(rows: Sequence[tuple[int, Mapping[str, object]]]) -> tuple[Lines, list[tuple[int, str]]]:
+    """The rows as lines, and the rows that cannot be one with the reason (never sent)."""
+    lines: list[tuple[int, str]] = []
+    unstorable: list[tuple[int, str]] = []
+    for row_id, reading in rows:
+        try:
+            lines.append((row_id, line(reading)))
+        except UnstorableError as error:
+            unstorable.append((row_id, f"not storable in line protocol: {error}"))
+    return lines, unstorable
 
 
 def _reason(error: ApiException) -> str:
@@ -221,7 +225,12 @@ def build_writer(
             "no database token in the environment; trying without",
             variable=influx.token_env,
         )
-    return Writer(spool, influx, token, reject, on_stored=on_stored)
+    hold = os.environ.get(HOLD_ENV)
+    return Writer(spool, influx, token, reject, on_stored=on_stored, hold_after_write=_path(hold))
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 async def last_drain(writer: Writer, spool: Spool, timeout_s: float) -> None:

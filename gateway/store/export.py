@@ -5,6 +5,7 @@ memory. The CSV is long (one row per field), so the three reading kinds share on
 """
 
 import csv
+import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Literal, TextIO
 
 from controllers.units import parse_duration_s
-from gateway.store.database import line
+from gateway.store.lines import UnstorableError, line
 from gateway.store.spool import Spool
 
 Format = Literal["lineprotocol", "csv"]
@@ -55,13 +56,22 @@ def export(
 
 def _writer(fmt: str, out: TextIO) -> Callable[[Rows], None]:
     if fmt == "lineprotocol":
-        return lambda rows: out.writelines(f"{line(reading)}\n" for _, reading in rows)
+        return lambda rows: out.writelines(_line_or_comment(reading) for _, reading in rows)
     if fmt == "csv":
         # "\n" rather than csv's default "\r\n": the output often goes to a pipe or a shell.
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_HEADER)
         return lambda rows: writer.writerows(_csv_rows(rows))
     raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _line_or_comment(reading: Mapping[str, object]) -> str:
+    """The reading's line; one the protocol cannot carry (spooled by an older version) as a
+    comment with the reason, which databases skip and a reader still sees."""
+    try:
+        return f"{line(reading)}\n"
+    except UnstorableError as error:
+        return f"# not storable ({error}): {json.dumps(reading)}\n"
 
 
 def _chunks(spool: Spool, since_s: float, until_s: float, chunk_rows: int) -> Iterator[Rows]:

@@ -8,14 +8,14 @@ export` lists them. The key makes a row written twice (a retried flush) a no-op.
 import json
 from collections.abc import Mapping
 
-from gateway.store.spool import Row
+from gateway.store.spool import SpoolRow
 
 SOURCE = "controller"  # the device_id of rows the controller writes
 
 
 def controller_row(
     kind: str, ts_s: float, segment: str, key: str, fields: Mapping[str, object]
-) -> Row:
+) -> SpoolRow:
     """One spool row of `kind` for `segment` at `ts_s`; `key` identifies it among its kind."""
     body = {"device_id": SOURCE, "segment": segment, "ts_s": ts_s, **fields}
-    return (ts_s, kind, SOURCE, f"{kind}:{key}", 0, json.dumps(body, allow_nan=False))
+    return SpoolRow(ts_s, kind, SOURCE, f"{kind}:{key}", 0, json.dumps(body, allow_nan=False))

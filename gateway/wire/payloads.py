@@ -6,7 +6,6 @@ same models, so it cannot speak a dialect the gateway does not understand.
 """
 
 import socket
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,9 +17,15 @@ from pydantic import (
     model_serializer,
 )
 
+from gateway.wire.times import rfc3339_s
+
 # Native payloads are ours: an unknown key is a sender's typo and is reported, not ignored.
 # Infinity and NaN are valid JSON to Python but never a valid measurement.
 _WIRE = ConfigDict(extra="forbid", allow_inf_nan=False)
+# What sensors send is stored, so it is taken as sent: a number must be a JSON number (pydantic
+# would otherwise read "90015" and true as numbers, and "true" or 1 as a boolean). A whole
+# number may come as 5.0 (`gateway.formats.native` makes it 5 before these models see it).
+_SENSOR = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 # Every Luciole MQTT client sets TCP_NODELAY: otherwise a small packet can wait ~40 ms for the
 # TCP ack of the previous one (Nagle's algorithm meets delayed acks), and presence is late.
@@ -36,32 +41,25 @@ _EPOCH_MS_THRESHOLD = 1e11  # epoch seconds pass this in the year 5138; epoch ms
 
 
 def _epoch_s(value: object) -> object:
-    """RFC 3339 text or epoch seconds (or milliseconds) → epoch seconds."""
+    """RFC 3339 text or a JSON number of epoch seconds (or milliseconds) → epoch seconds.
+
+    Nothing else is a time: not `"20261201"` or a date alone (ISO 8601 but not RFC 3339), not a
+    time without an offset, not a boolean. How plausible the time is, is decided at intake, for
+    every format alike (`gateway.ingest.clocks`)."""
     if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"expected RFC 3339 time or epoch seconds (got {value!r})") from None
-        # RFC 3339 requires an offset; a sender that leaves it out means UTC, never our zone.
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
-        raise ValueError(f"timestamp out of range (got {value})")
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and value > _EPOCH_MS_THRESHOLD
-    ):
-        return value / 1000.0
-    return value
+        return rfc3339_s(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected an RFC 3339 time or epoch seconds, got {value!r:.40}")
+    return value / 1000.0 if value > _EPOCH_MS_THRESHOLD else value
 
 
-EpochSeconds = Annotated[float, BeforeValidator(_epoch_s), Field(ge=0)]
+EpochSeconds = Annotated[float, BeforeValidator(_epoch_s)]
 
 
 class PedestrianPayload(BaseModel):
     """Walkers counted in the last `period_s` (0 period: one detection event)."""
 
-    model_config = _WIRE
+    model_config = _SENSOR
     ts: EpochSeconds | None = None
     seq: int | None = Field(default=None, ge=0)
     count: int = Field(ge=0, le=100_000)
@@ -72,7 +70,7 @@ class PedestrianPayload(BaseModel):
 class BinPayload(BaseModel):
     """Fill of a waste bin, as a distance to the surface or as a ratio."""
 
-    model_config = _WIRE
+    model_config = _SENSOR
     ts: EpochSeconds | None = None
     seq: int | None = Field(default=None, ge=0)
     distance_mm: float | None = Field(default=None, ge=0)
@@ -84,7 +82,7 @@ class BinPayload(BaseModel):
 class WaterPayload(BaseModel):
     """A water meter's index, with optional flow and alarms."""
 
-    model_config = _WIRE
+    model_config = _SENSOR
     ts: EpochSeconds | None = None
     seq: int | None = Field(default=None, ge=0)
     total_m3: float = Field(ge=0)
@@ -133,9 +131,15 @@ class LampState(BaseModel):
 
 
 class OverrideMessage(BaseModel):
-    """`override/{target}`: an operator's level for a while, or `clear`."""
+    """`override/{target}`: an operator's level for a while, or `clear`. A signed one also
+    names its `sender`, a unique message `id`, its time `ts` (epoch seconds) and `sig`, the
+    HMAC-SHA256 of the rest (`gateway.wire.signing`)."""
 
     model_config = _WIRE
     level: float | None = Field(default=None, ge=0, le=1)
     duration_s: float | None = Field(default=None, gt=0)
     clear: bool = False
+    sender: str | None = Field(default=None, min_length=1, max_length=64)
+    id: str | None = Field(default=None, min_length=1, max_length=128)
+    ts: float | None = Field(default=None, gt=0)
+    sig: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")

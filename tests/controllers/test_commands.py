@@ -9,7 +9,8 @@ REFRESH_S = 300.0
 
 
 def due(flt: CommandFilter, levels: list[float], now_s: float) -> list[int]:
-    return flt.due(np.array(levels), now_s, DEADBAND, REFRESH_S).tolist()
+    segments: list[int] = flt.due(np.array(levels), now_s, DEADBAND, REFRESH_S).tolist()
+    return segments
 
 
 def test_first_call_sends_every_segment() -> None:

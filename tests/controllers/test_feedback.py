@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from controllers.feedback import Commanded, Monitor
+from controllers.feedback import AlertChange, Commanded, Monitor
 from controllers.settings import SiteConfig
 from controllers.settings.policy import Alerts
 from controllers.topology import Topology, topology_from_site
@@ -33,7 +33,7 @@ def told(level: float, *, lit: bool = True, override: bool = False, at_s: float 
     )
 
 
-def kinds(changes: list) -> set[tuple[str, int, bool]]:  # type: ignore[type-arg]
+def kinds(changes: list[AlertChange]) -> set[tuple[str, int, bool]]:
     return {(c.kind, c.segment, c.active) for c in changes}
 
 
@@ -48,7 +48,7 @@ def test_a_stuck_lamp_is_a_dimming_failure_after_the_fade_and_the_delay() -> Non
     changes = monitor.evaluate(told(0.3), 71.0, RULES)
     assert kinds(changes) == {("dimming_failure", 1, True)}
     assert (changes[0].commanded, changes[0].actual, changes[0].since_s) == (
-        np.float32(0.3),
+        float(np.float32(0.3)),  # the float32 command, widened
         1.0,
         11.0,
     )

@@ -16,7 +16,10 @@ from controllers.schedule import AstronomicalClock
 from sim.world.places import midnight_longitude
 from tests.conftest import BrokerInfo
 
-TIMEOUT_S = 15.0
+# How long any one awaited event may take: a guard against a hang, never a measure of speed.
+# The slowest events are a daemon's start on a loaded box (its imports alone take seconds)
+# and a reconnect (backoff, after up to 5 s waiting for acknowledgements on the lost link).
+TIMEOUT_S = 30.0
 
 
 def write_site(
@@ -63,7 +66,7 @@ class Lamps:
                 message = await anext(self.client.messages)
                 if not str(message.topic).startswith(f"{self.root}/"):
                     continue  # another test's retained message
-                body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                body = json.loads(bytes(message.payload))
                 if str(message.topic).endswith("/deadletter"):
                     self.deadletters.append(body)
                 elif "/alert/" in str(message.topic):
@@ -99,14 +102,19 @@ async def running_daemon(site: Path) -> AsyncIterator[asyncio.subprocess.Process
 
 
 async def stderr_until(process: asyncio.subprocess.Process, text: str) -> str:
-    """Read the daemon's log until a line contains `text`; that line."""
+    """Read the daemon's log until a message begins with `text`; that line.
+
+    The message, not anywhere in the line: "connected" must not be taken from the error of a
+    retry (`error="Disconnected during message iteration"`), nor "stopped" from "storage
+    stopped". A text line is `{stamp} {level} {logger}: {message} {fields}`.
+    """
     assert process.stderr is not None
     async with asyncio.timeout(TIMEOUT_S):
         while True:
             line = (await process.stderr.readline()).decode()
             if not line:
                 pytest.fail(f"daemon exited before logging {text!r}")
-            if text in line:
+            if line.partition(": ")[2].startswith(text):
                 return line
 
 
@@ -114,7 +122,8 @@ async def until_handled(client: aiomqtt.Client, lamps: Lamps, topic: str) -> Non
     """Wait until the daemon has handled everything sent on `topic` so far.
 
     MQTT keeps order within one topic only, so the marker is sent on the same topic: a
-    payload the daemon must refuse, whose dead-letter is the event to wait for.
+    payload the daemon must refuse, whose dead-letter is the event to wait for. The order
+    holds for what `client` sent and for what the broker acknowledged to any sender before.
     """
     await client.subscribe(f"{lamps.root}/deadletter", qos=1)
     await client.publish(topic, b'{"marker": "not a reading"}', qos=1)

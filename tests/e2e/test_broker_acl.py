@@ -492,6 +492,7 @@ def _daemon_site(folder: Path, shipped: ShippedBroker, site_id: str) -> Path:
         folder, BrokerInfo("127.0.0.1", shipped.plain_port, "mosquitto"), site_id, "30%"
     )
     (folder / "mqtt-password").write_text(shipped.passwords["luciole"])
+    (folder / "mqtt-password").chmod(0o600)  # `luciole run` refuses a password others can read
     login = "username: luciole, password_file: mqtt-password, client_id: gw-"
     site.write_text(site.read_text().replace("client_id: gw-", login))
     return site

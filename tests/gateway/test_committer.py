@@ -1,12 +1,14 @@
 """Group commit: a message is acked only after its readings are committed, even across a stop."""
 
 import asyncio
+import functools
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.ingest.readings import PedestrianReading, Spooled
 from gateway.store.committer import Committer
-from gateway.store.spool import Spool
+from gateway.store.spool import Spool, SpoolRow
 
 WAIT_S = 5.0
 
@@ -26,7 +28,7 @@ class HeldSpool(Spool):
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def append_rows(self, prepared: list[tuple[float, str, str, str | None, int, str]]) -> int:  # type: ignore[override]
+    def append_rows(self, prepared: Sequence[SpoolRow]) -> int:
         self.started.set()
         assert self.release.wait(WAIT_S), "test never released the commit"
         return super().append_rows(prepared)
@@ -38,7 +40,7 @@ async def test_acks_follow_the_commit(tmp_path: Path) -> None:
     committer = Committer(spool)
     acked: list[int] = []
     for seq in range(3):
-        committer.add([_walker(seq)], lambda seq=seq: acked.append(seq))
+        committer.add([_walker(seq)], functools.partial(acked.append, seq))
     flushing = asyncio.create_task(committer.flush())
     assert await asyncio.to_thread(spool.started.wait, WAIT_S)
     assert acked == []
@@ -92,7 +94,7 @@ class RecordingSpool(Spool):
         self.commits: list[int] = []
         self.committed = threading.Event()
 
-    def append_rows(self, prepared: list[tuple[float, str, str, str | None, int, str]]) -> int:  # type: ignore[override]
+    def append_rows(self, prepared: Sequence[SpoolRow]) -> int:
         count = super().append_rows(prepared)
         self.commits.append(len(prepared))
         self.committed.set()
@@ -107,7 +109,7 @@ async def test_a_trickle_is_gathered_and_enough_messages_commit_at_once(tmp_path
     running = asyncio.create_task(committer.run())
     acked: list[int] = []
     for seq in range(16):
-        committer.add([_walker(seq)], lambda seq=seq: acked.append(seq))
+        committer.add([_walker(seq)], functools.partial(acked.append, seq))
         await asyncio.sleep(0)  # let run() see each arrival, as it would between messages
     assert await asyncio.to_thread(spool.committed.wait, WAIT_S)
     running.cancel()

@@ -52,10 +52,10 @@ def test_rows_hold_the_kwh_of_their_interval_per_segment_and_for_the_site() -> N
         log.tick(lighting.last_step, NIGHT + t)
     rows = log.rows(NIGHT + 600)
     assert len(rows) == 3
-    parsed = {json.loads(r[5])["segment"]: json.loads(r[5]) for r in rows}
+    parsed = {json.loads(r.body)["segment"]: json.loads(r.body) for r in rows}
     assert parsed["s1"]["energy_kwh"] == pytest.approx(100 * 0.3 * 600 / 3.6e6, rel=1e-6)
     assert parsed["all"]["always_on_kwh"] == pytest.approx(2 * 100 * 600 / 3.6e6)
     assert parsed["all"]["static_kwh"] == pytest.approx(parsed["all"]["energy_kwh"])
-    assert {r[1] for r in rows} == {"energy"}
+    assert {r.kind for r in rows} == {"energy"}
     later = log.rows(NIGHT + 601)
-    assert json.loads(later[0][5])["energy_kwh"] == 0.0
+    assert json.loads(later[0].body)["energy_kwh"] == 0.0

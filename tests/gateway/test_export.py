@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.ingest.readings import BinReading, PedestrianReading, Spooled, WaterReading
-from gateway.store.database import line
 from gateway.store.export import CSV_HEADER, Format, export, parse_when
+from gateway.store.lines import line
 from gateway.store.spool import Spool
 
 T0_S = datetime(2026, 11, 22, 1, 0, tzinfo=UTC).timestamp()

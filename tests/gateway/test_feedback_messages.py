@@ -51,8 +51,8 @@ def test_an_alert_is_published_retained_and_stored_then_cleared() -> None:
         0.3,
     )
     (row,) = rows
-    assert (row[1], row[2]) == ("alert", "controller")
-    assert json.loads(row[5])["segment"] == "s2"
+    assert (row.kind, row.device_id) == ("alert", "controller")
+    assert json.loads(row.body)["segment"] == "s2"
     fixed = {"level": 0.3, "power_w": 12.0, "status": "ok", "ts": NIGHT}
     feedback.state("luciole/fb/lamp/s2/state", json.dumps(fixed).encode())
     messages, _ = feedback.evaluate(NIGHT + 10, RULES)

@@ -1,15 +1,19 @@
 """The read buffer between paho and the socket: PUBLISH packets out, the rest to paho, in order."""
 
 import contextlib
+import hashlib
 import socket
+import tracemalloc
 from collections.abc import Iterator
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt import _packet
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from gateway.mqtt.framing import ReadBuffer, Received
+from gateway.mqtt import framing
+from gateway.mqtt.framing import HEAD_BYTES, Oversize, ReadBuffer, Received
 from tests.conftest import DECODER_EXAMPLES
 
 PINGRESP = b"\xd0\x00"
@@ -57,11 +61,15 @@ def read_like_paho(buffer: ReadBuffer) -> bytes:
 class Wire:
     """A connected socket pair: the test writes at one end, a ReadBuffer reads the other."""
 
-    def __init__(self, mqtt5: bool = False, recv_bytes: int = 64 * 1024) -> None:
+    def __init__(
+        self, mqtt5: bool = False, recv_bytes: int = 64 * 1024, max_payload: int | None = None
+    ) -> None:
         self.far, near = socket.socketpair()
         near.setblocking(False)
         self.events: list[object] = []
-        self.buffer = ReadBuffer(near, self.events.append, mqtt5=mqtt5, recv_bytes=recv_bytes)
+        self.buffer = ReadBuffer(
+            near, self.events.append, mqtt5=mqtt5, recv_bytes=recv_bytes, max_payload=max_payload
+        )
 
     def wake(self) -> None:
         """What aiomqtt's reader does when the socket is readable: read while pending()."""
@@ -101,12 +109,18 @@ streams = st.lists(st.one_of(publishes, others), max_size=30)
     st.lists(st.integers(0, 10_000), max_size=12),
     st.booleans(),
     st.sampled_from([7, 64, 64 * 1024]),
+    st.sampled_from([None, 100]),
 )
 def test_any_stream_cut_anywhere_gives_every_packet_once_in_order(
-    packets: list[bytes | Publish], cuts: list[int], mqtt5: bool, recv_bytes: int
+    packets: list[bytes | Publish],
+    cuts: list[int],
+    mqtt5: bool,
+    recv_bytes: int,
+    limit: int | None,
 ) -> None:
-    """PUBLISH QoS 0/1 packets are delivered, all others are handed to paho, in stream order."""
-    wire = Wire(mqtt5, recv_bytes)
+    """PUBLISH QoS 0/1 packets are delivered (those over the payload limit as excerpts), all
+    others are handed to paho, in stream order."""
+    wire = Wire(mqtt5, recv_bytes, limit)
     expected: list[object] = []
     data = b""
     for packet in packets:
@@ -116,7 +130,9 @@ def test_any_stream_cut_anywhere_gives_every_packet_once_in_order(
         else:
             topic, payload, qos, mid = packet
             data += publish(topic, payload, qos, mid, b"\x01\x01" if mqtt5 else None)
-            expected.append(Received(topic.decode(), payload, mid if qos else 0, qos))
+            expected.append(
+                framing.cut(Received(topic.decode(), payload, mid if qos else 0, qos), limit)
+            )
     try:
         for chunk in _chunks(data, cuts):
             wire.far.sendall(chunk)
@@ -193,3 +209,56 @@ def test_the_socket_is_read_once_per_wake_up() -> None:
         wire.wake()
     assert [e.mid for e in wire.events if isinstance(e, Received)] == list(range(1, 21))
     wire.close()
+
+
+LIMIT = 1000
+
+
+def _excerpt(topic: str, payload: bytes, mid: int) -> Received:
+    """What the buffer delivers of a payload over the limit."""
+    oversize = Oversize(len(payload), hashlib.sha256(payload).hexdigest())
+    return Received(topic, payload[:HEAD_BYTES], mid, 1, oversize)
+
+
+def test_a_payload_over_the_limit_streams_through_as_an_excerpt() -> None:
+    """An 8 MiB PUBLISH is never held whole (the buffer's peak memory stays under 1 MiB): its
+    first KiB, size and SHA-256 are delivered, and the packets after it follow in order."""
+    wire = Wire(max_payload=LIMIT)
+    payload = bytes(range(256)) * 32768
+    data = publish(b"big", payload, 1, 9) + PINGRESP + publish(b"t", b"after", 1, 10)
+    tracemalloc.start()
+    try:
+        for at in range(0, len(data), 64 * 1024):
+            wire.far.sendall(data[at : at + 64 * 1024])
+            wire.wake()
+        while len(wire.events) < 3:
+            wire.wake()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert wire.events == [_excerpt("big", payload, 9), PINGRESP, Received("t", b"after", 10, 1)]
+    assert peak < 1024 * 1024
+    wire.close()
+
+
+@pytest.mark.parametrize("recv_bytes", [7, 64 * 1024], ids=["in-pieces", "at-once"])
+@pytest.mark.parametrize("size", [LIMIT - 1, LIMIT, LIMIT + 1, 5 * LIMIT])
+def test_the_limit_is_on_the_payload_alone(size: int, recv_bytes: int) -> None:
+    """Up to the limit a payload is delivered whole; one byte more and its excerpt is, with
+    its size and digest, whether it is read in small pieces or at once."""
+    wire = Wire(recv_bytes=recv_bytes, max_payload=LIMIT)
+    payload = bytes(n % 251 for n in range(size))
+    wire.far.sendall(publish(b"a/long/topic/name", payload, 1, 3) + PINGRESP)
+    while len(wire.events) < 2:
+        wire.wake()
+    whole = Received("a/long/topic/name", payload, 3, 1)
+    expected = whole if size <= LIMIT else _excerpt("a/long/topic/name", payload, 3)
+    assert wire.events == [expected, PINGRESP]
+    wire.close()
+
+
+def test_the_public_path_cuts_a_payload_over_the_limit_the_same_way() -> None:
+    """What paho decoded itself is cut to the same excerpt, size and digest."""
+    payload = b"z" * (LIMIT + 5)
+    assert framing.cut(Received("t", payload, 4, 1), LIMIT) == _excerpt("t", payload, 4)
+    assert framing.cut(Received("t", b"small", 4, 1), LIMIT) == Received("t", b"small", 4, 1)

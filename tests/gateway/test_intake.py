@@ -45,7 +45,9 @@ def test_native_reading_of_a_registered_device_is_accepted() -> None:
     intake = Intake(_site(c1={"kind": "pedestrian", "segment": "s1"}))
     got = intake.message("luciole/t/sensor/pedestrian/c1", b'{"count": 2, "seq": 4}', 100.0)
     assert isinstance(got, Accepted)
-    assert [(r.device_id, r.count) for r in got.readings] == [("c1", 2)]  # type: ignore[union-attr]
+    (reading,) = got.readings
+    assert isinstance(reading, PedestrianReading)
+    assert (reading.device_id, reading.count) == ("c1", 2)
     assert [s.uplink for s in got.spooled] == ["c1:4"]
 
 

@@ -8,8 +8,8 @@ import pytest
 from controllers.schedule import AstronomicalClock
 from controllers.settings import Policy, SiteConfig
 from gateway.ingest.readings import BinReading, PedestrianReading
-from gateway.lighting.control import Lighting, Outgoing
-from gateway.wire.payloads import OverrideMessage
+from gateway.lighting.control import Applied, Lighting, Outgoing
+from gateway.wire.payloads import Direction, OverrideMessage
 
 PARIS = ZoneInfo("Europe/Paris")
 NIGHT = datetime(2026, 11, 10, 23, 0, tzinfo=PARIS).timestamp()
@@ -67,14 +67,14 @@ def by_segment(out: list[Outgoing]) -> dict[str, Outgoing]:
     return {o.segment: o for o in out}
 
 
-def walker(count: int = 1, direction: str | None = "forward") -> PedestrianReading:
+def walker(count: int = 1, direction: Direction | None = "forward") -> PedestrianReading:
     return PedestrianReading(
         device_id="ped-1",
         segment="a-2",
         ts_s=NIGHT,
         count=count,
         period_s=0,
-        direction=direction,  # type: ignore[arg-type]
+        direction=direction,
     )
 
 
@@ -144,14 +144,15 @@ def test_override_targets(lighting: Lighting, target: str, segments: set[str]) -
     """An override reaches a segment, a whole street, or every segment."""
     lighting.commands(NIGHT)
     message = OverrideMessage(level=0.8, duration_s=600)
-    assert lighting.override(target, message, NIGHT) is None
+    assert isinstance(lighting.override(target, message, NIGHT), Applied)
     out = by_segment(lighting.commands(NIGHT + 1))
     assert set(out) == segments
     assert {(o.command.level, o.command.reason) for o in out.values()} == {(0.8, "override")}
 
 
 def test_override_expires_and_can_be_cleared(lighting: Lighting) -> None:
-    """A timed override ends by itself; an untimed one ends on clear."""
+    """A timed override ends by itself; one without a duration lasts the policy's maximum
+    (4 h by default) unless cleared first."""
     lighting.commands(NIGHT)
     lighting.override("a-1", OverrideMessage(level=0.0, duration_s=60), NIGHT)
     lighting.override("b-1", OverrideMessage(level=0.6), NIGHT)
@@ -160,10 +161,10 @@ def test_override_expires_and_can_be_cleared(lighting: Lighting) -> None:
         "b-1": 0.6,
     }
     assert {o.segment: o.command.level for o in lighting.commands(NIGHT + 60)} == {"a-1": 0.3}
-    later = NIGHT + 3600 * 5  # still night; every lamp is due for its refresh
+    later = NIGHT + 3600 * 3  # still night; every lamp is due for its refresh
     refreshed = by_segment(lighting.commands(later))
     assert (refreshed["b-1"].command.level, refreshed["b-1"].command.reason) == (0.6, "override")
-    assert lighting.override("b-1", OverrideMessage(clear=True), later) is None
+    assert isinstance(lighting.override("b-1", OverrideMessage(clear=True), later), Applied)
     out = by_segment(lighting.commands(later + 1))
     assert set(out) == {"b-1"}
     assert (out["b-1"].command.level, out["b-1"].command.reason) == (0.3, "schedule")
@@ -173,7 +174,7 @@ def test_unknown_override_target_is_an_error_text(lighting: Lighting) -> None:
     """A target that is no segment, street or `all` returns an explanation and changes nothing."""
     lighting.commands(NIGHT)
     error = lighting.override("nowhere", OverrideMessage(level=1.0), NIGHT)
-    assert error is not None
+    assert isinstance(error, str)
     assert "unknown override target 'nowhere'" in error
     assert lighting.commands(NIGHT + 1) == []
 
@@ -181,7 +182,7 @@ def test_unknown_override_target_is_an_error_text(lighting: Lighting) -> None:
 def test_override_without_level_or_clear_is_an_error_text(lighting: Lighting) -> None:
     """An override must carry a level or clear: true."""
     error = lighting.override("a-1", OverrideMessage(duration_s=60), NIGHT)
-    assert error is not None
+    assert isinstance(error, str)
     assert "needs a level" in error
 
 
@@ -209,14 +210,15 @@ def test_override_reaches_a_group_of_the_policy() -> None:
     )
     lighting = Lighting(SITE, policy, NIGHT)
     lighting.commands(NIGHT)
-    assert lighting.override("old-town", OverrideMessage(level=0.9, duration_s=60), NIGHT) is None
+    message = OverrideMessage(level=0.9, duration_s=60)
+    assert isinstance(lighting.override("old-town", message, NIGHT), Applied)
     assert set(by_segment(lighting.commands(NIGHT + 1))) == {"a-1", "b-1", "b-2", "b-3"}
 
 
 def test_unknown_override_target_suggests_a_close_name(lighting: Lighting) -> None:
     """A misspelt segment id gets a did-you-mean."""
     error = lighting.override("a-11", OverrideMessage(level=1.0), NIGHT)
-    assert error is not None
+    assert isinstance(error, str)
     assert "did you mean" in error
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from controllers.settings.site import InfluxSettings
 from gateway.ingest.readings import PedestrianReading, Spooled, WaterReading
-from gateway.store.database import Writer, line
+from gateway.store.database import Writer
+from gateway.store.lines import line
 from gateway.store.spool import Spool
 from tests.conftest import Victoria
 
