@@ -47,8 +47,10 @@ DRAIN_TIMEOUT_S = 5.0
 LAST_DRAIN_S = 10.0
 # Messages handled per turn of the receive task: then the tick, a stop request and the socket
 # get their turn. A batch of 1,000 native readings is about 30 ms of decoding (33,000 a
-# second through the intake, bench/replay.py); a backlog drains in batches of the broker's
-# in-flight window (100 with config/mosquitto/luciole.conf), well under it.
+# second through the intake, bench/replay.py), and under a flood of 20,000 refused messages a
+# second SIGTERM takes 0.17 s (bench/flood.py; 30 s and more when a batch took all that was
+# waiting); a backlog drains in batches of the broker's in-flight window (100 with
+# config/mosquitto/luciole.conf), well under it, so ingestion keeps its batches.
 RECEIVE_BATCH = 1000
 SHED = "over its source's budget: not decoded (gateway/ops/admission.py)"
 

@@ -47,7 +47,7 @@ class Metrics:
         )
         self._rejections = self._counter(
             "rejections_total",
-            "Messages refused and sent to the dead-letter file, by reason.",
+            "Messages refused, by reason (shed: over their source's budget, not decoded).",
             ["reason"],
         )
         self._clocks = self._counter(

@@ -15,18 +15,22 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from gateway.config import load_settings
+from gateway.daemon import RECEIVE_BATCH, Daemon
+from gateway.mqtt.inbox import Inbox, Received
+from gateway.wire.clock import SystemClock
 from tests.conftest import BrokerInfo, Mosquitto, mosquitto_path
 from tests.e2e.flooding import Flood
 from tests.e2e.support import TIMEOUT_S, Lamps, running_daemon, stderr_until, write_site
 
-# The rate bench/flood.py measures at; the flood lasts longer than any wait of these tests.
-FLOOD_PER_S = 20_000
-FLOOD_S = 120.0
-# As fast as the broker takes them, until a million were sent: far more than a daemon that
-# decodes each one keeps up with. A receive loop that took all that was waiting as one batch
-# needed 23 s to stop after that; one that takes at most a batch stops at once.
+# Floods go as fast as the broker takes them (a pace no sender reaches), for longer than any
+# wait here. A daemon that decodes and dead-letters each message handles about 5,000 a second:
+# 200,000 sent are 40 s of work it would do before a presence queued behind them, while one
+# that sheds them before decoding takes about 60,000 a second (bench/flood.py for the rates).
 UNPACED = 10_000_000
-BACKLOG = 1_000_000
+FLOOD_S = 120.0
+BACKLOG = 200_000
+TAKEN = 20_000  # messages the receive loop takes before its batches are looked at
 
 
 @pytest.fixture
@@ -69,8 +73,8 @@ async def lines_until(process: asyncio.subprocess.Process, text: str) -> list[st
 async def test_a_registered_counter_is_served_while_an_unregistered_device_floods(
     tmp_path: Path, queues: BrokerInfo, site_id: str
 ) -> None:
-    """With 20,000 messages a second arriving from a device the site does not know, a
-    registered counter's presence still raises its lamps."""
+    """Behind 200,000 messages from a device the site does not know, still arriving as fast
+    as the broker takes them, a registered counter's presence still raises its lamps."""
     site = write_site(tmp_path, queues, site_id, "30%")
     async with aiomqtt.Client(queues.host, queues.port, identifier=f"t-{site_id}") as client:
         lamps = Lamps(client, site_id)
@@ -78,8 +82,9 @@ async def test_a_registered_counter_is_served_while_an_unregistered_device_flood
         async with running_daemon(site) as daemon:
             await lamps.until(lambda: len(lamps.latest) == 5)
             intruder = f"{lamps.root}/sensor/pedestrian/intruder"
-            with Flood(queues.port, intruder, FLOOD_PER_S, FLOOD_S):
+            with Flood(queues.port, intruder, UNPACED, FLOOD_S) as flood:
                 await stderr_until(daemon, "message rejected")  # the flood has reached it
+                await flood.sent(BACKLOG)
                 presence = json.dumps({"count": 1, "seq": 1})
                 await client.publish(f"{lamps.root}/sensor/pedestrian/counter-2", presence, qos=1)
                 await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
@@ -101,6 +106,41 @@ async def test_sigterm_under_a_flood_stops_the_daemon(
             await lines_until(daemon, "stopped")
             async with asyncio.timeout(TIMEOUT_S):
                 assert await daemon.wait() == 0
+
+
+async def test_the_receive_loop_takes_a_bounded_batch_per_turn(
+    tmp_path: Path, queues: BrokerInfo, site_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However much is waiting (one socket read brings 1,400 of these messages), the daemon
+    takes RECEIVE_BATCH at most per turn, so that the tick and a stop come in between."""
+    taken: list[int] = []
+    enough = asyncio.Event()
+    batch = Inbox.batch
+
+    async def counted(inbox: Inbox, *limit: int | None) -> list[Received]:
+        found = await batch(inbox, *limit)
+        taken.append(len(found))
+        if sum(taken) >= TAKEN:
+            enough.set()
+        return found
+
+    monkeypatch.setattr(Inbox, "batch", counted)
+    daemon = Daemon(load_settings(write_site(tmp_path, queues, site_id, "30%")), SystemClock())
+    running = asyncio.create_task(daemon.run())
+    try:
+        async with aiomqtt.Client(queues.host, queues.port, identifier=f"t-{site_id}") as client:
+            lamps = Lamps(client, site_id)
+            await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+            await lamps.until(lambda: len(lamps.latest) == 5)  # connected and serving
+        with Flood(queues.port, f"{lamps.root}/sensor/pedestrian/intruder", UNPACED, FLOOD_S):
+            async with asyncio.timeout(TIMEOUT_S):
+                await enough.wait()
+    finally:
+        daemon.stop()
+        async with asyncio.timeout(TIMEOUT_S):
+            await running
+    assert max(taken) <= RECEIVE_BATCH
+    assert daemon.stats["shed"] > 0
 
 
 async def test_refusals_are_summarised_in_the_log_not_written_one_by_one(
