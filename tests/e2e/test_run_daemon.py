@@ -86,15 +86,23 @@ async def test_deadletter_topic_can_be_switched_off(
         lamps = Lamps(client, site_id)
         await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
         await client.subscribe(f"{lamps.root}/deadletter", qos=1)
-        async with running_daemon(site):
+        async with running_daemon(site) as daemon:
             await lamps.until(lambda: len(lamps.latest) == 5)
             await client.publish(topic, b"{not json", qos=1)
             # Handled in order on one topic: once the presence is served, the refusal was.
+            # Its letter is written at the end of its batch, after the presence went out: the
+            # file is read once the daemon has stopped.
             await client.publish(topic, json.dumps({"count": 1}), qos=1)
             await lamps.until(lambda: lamps.latest["s2"]["level"] == 1.0)
-            kept = (tmp_path / "spool" / "deadletter.jsonl").read_text().splitlines()
-            assert [json.loads(line)["reason"] for line in kept] == ["bad_json"]
-            assert lamps.deadletters == []
+            daemon.send_signal(signal.SIGTERM)
+            await stderr_until(daemon, "stopped")
+        # The broker took what the daemon published before it stopped: a marker sent now on
+        # the dead-letter topic comes after any letter the daemon published there.
+        await client.publish(f"{lamps.root}/deadletter", json.dumps({"marker": 1}), qos=1)
+        await lamps.until(lambda: bool(lamps.deadletters))
+        assert lamps.deadletters == [{"marker": 1}]
+    kept = (tmp_path / "spool" / "deadletter.jsonl").read_text().splitlines()
+    assert [json.loads(line)["reason"] for line in kept] == ["bad_json"]
 
 
 async def test_sighup_reload_keeps_old_policy_when_new_is_invalid(

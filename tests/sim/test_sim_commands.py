@@ -150,7 +150,9 @@ def test_replay_offline_writes_the_commands(
     assert f"{trace}:4: not a trace record" in capsys.readouterr().err
 
 
-def test_batch_replay_agrees_with_the_exact_one_on_tick_aligned_events(scenario: Path) -> None:
+def test_batch_replay_agrees_with_the_exact_one_on_tick_aligned_events(
+    scenario: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Events that fall on tick times mean the same thing in both paths: same level changes."""
     from sim.runs.run import load
 
@@ -187,6 +189,6 @@ def test_batch_replay_agrees_with_the_exact_one_on_tick_aligned_events(scenario:
         )
         return due
 
-    batch.tick_arrays = watched  # type: ignore[method-assign]
+    monkeypatch.setattr(batch, "tick_arrays", watched)
     batch.run(events, 1.0, until_s=start_s + 700)
     assert compare(got, expected).same
