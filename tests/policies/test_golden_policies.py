@@ -84,8 +84,8 @@ class Case:
             lighting.accept(BinReading(device_id=device, segment=segment, ts_s=now_s), now_s)
         elif "override" in event:
             fields = {k: v for k, v in event.items() if k not in ("t_s", "override")}
-            problem = lighting.override(event["override"], OverrideMessage(**fields), now_s)
-            assert problem is None, problem
+            applied = lighting.override(event["override"], OverrideMessage(**fields), now_s)
+            assert not isinstance(applied, str), applied
         elif "policy" in event:
             lighting.replace_policy(policy_of(self.folder / event["policy"]))
         else:
