@@ -9,9 +9,9 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from gateway.formats.base import ALARMS, OTHER_ALARM, VALUE_KEYS, Decoded, DecodeError
+from gateway.wire import times
 from gateway.wire.payloads import Kind
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -125,28 +125,15 @@ def real(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
-    r"(?:[Zz]|([+-])([01]\d|2[0-3]):([0-5]\d))",
-    re.ASCII,
-)
-
-
 def rfc3339_s(value: object, where: str) -> float:
-    """RFC 3339 text → epoch seconds; nanoseconds are cut to microseconds (a float holds no more
-    at today's epoch), a leap second counts as the next second, an offset is required."""
-    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
+    """RFC 3339 text → epoch seconds (`gateway.wire.times`, one parser for every format); a
+    DecodeError naming `where` for anything else, an offset required."""
+    if not isinstance(value, str):
         raise DecodeError("invalid", f"{where}: expected an RFC 3339 time, got {value!r:.60}")
-    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
-    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
-    sign, off_h, off_m = match.group(8, 9, 10)
-    offset_s = 0 if sign is None else int(f"{sign}1") * (int(off_h) * 3600 + int(off_m) * 60)
     try:
-        moment = datetime(year, month, day, hour, minute, min(second, 59), micros, tzinfo=UTC)
+        return times.rfc3339_s(value)
     except ValueError as error:
-        raise DecodeError("invalid", f"{where}: {error} in {value!r:.60}") from None
-    return moment.timestamp() - offset_s + (1.0 if second == 60 else 0.0)
+        raise DecodeError("invalid", f"{where}: {error}") from None
 
 
 def b64_bytes(value: object, where: str) -> bytes:
