@@ -128,3 +128,21 @@ async def until_handled(client: aiomqtt.Client, lamps: Lamps, topic: str) -> Non
     await client.subscribe(f"{lamps.root}/deadletter", qos=1)
     await client.publish(topic, b'{"marker": "not a reading"}', qos=1)
     await lamps.until(lambda: any(d["topic"] == topic for d in lamps.deadletters))
+
+
+async def run_override(site: Path, *args: str) -> tuple[int, str]:
+    """`luciole override ARGS --config SITE` in a subprocess: its exit status and output."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "luciole.main",
+        "override",
+        *args,
+        "--config",
+        str(site),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(TIMEOUT_S):
+        out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()

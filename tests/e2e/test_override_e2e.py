@@ -1,31 +1,12 @@
 """`luciole override` against a running daemon through a real broker."""
 
-import asyncio
-import sys
 import uuid
 from pathlib import Path
 
 import aiomqtt
 
 from tests.conftest import BrokerInfo
-from tests.e2e.support import TIMEOUT_S, Lamps, running_daemon, write_site
-
-
-async def override(site: Path, *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "luciole.main",
-        "override",
-        *args,
-        "--config",
-        str(site),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(TIMEOUT_S):
-        out, _ = await process.communicate()
-    return process.returncode or 0, out.decode()
+from tests.e2e.support import Lamps, run_override, running_daemon, write_site
 
 
 async def test_override_command_sets_and_clears_a_street(
@@ -39,14 +20,14 @@ async def test_override_command_sets_and_clears_a_street(
         await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
         async with running_daemon(site):
             await lamps.until(lambda: len(lamps.latest) == 5)
-            code, out = await override(site, "main", "80%", "--for", "30m")
+            code, out = await run_override(site, "main", "80%", "--for", "30m")
             assert (code, out.strip()) == (
                 0,
                 f"override sent on {lamps.root}/override/main: level 80% for 1800 s",
             )
             await lamps.until(lambda: all(c["level"] == 0.8 for c in lamps.latest.values()))
             assert {c["reason"] for c in lamps.latest.values()} == {"override"}
-            code, out = await override(site, "main", "--clear")
+            code, out = await run_override(site, "main", "--clear")
             assert code == 0, out
             await lamps.until(lambda: all(c["level"] == 0.3 for c in lamps.latest.values()))
             assert {c["reason"] for c in lamps.latest.values()} == {"schedule"}

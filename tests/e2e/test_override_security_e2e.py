@@ -1,8 +1,6 @@
 """Who may override, on a real broker: what an ordinary login tried, and what it gets now."""
 
-import asyncio
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +11,7 @@ import pytest
 from gateway.store.spool import Spool
 from gateway.wire.signing import sign
 from tests.conftest import BrokerInfo
-from tests.e2e.support import TIMEOUT_S, Lamps, running_daemon, stderr_until, write_site
+from tests.e2e.support import Lamps, run_override, running_daemon, stderr_until, write_site
 
 KEY = "0123456789abcdef-alice-signing-key"
 SENDERS = "overrides: {senders: {alice: {key_file: keys/alice}}}\n"
@@ -106,7 +104,7 @@ async def test_a_signed_override_without_duration_expires_at_the_maximum(
         await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
         async with running_daemon(site) as daemon:
             await lamps.until(lambda: len(lamps.latest) == 5)
-            code, out = await _override(site, "main", "80%", "--sender", "alice")
+            code, out = await run_override(site, "main", "80%", "--sender", "alice")
             assert (code, out.strip()) == (
                 0,
                 f"override sent on {lamps.root}/override/main: level 80% for 2 s "
@@ -121,21 +119,3 @@ async def test_a_signed_override_without_duration_expires_at_the_maximum(
             assert {lamps.latest[f"s{i}"]["reason"] for i in range(1, 6)} == {"schedule"}
             back_s = min(float(str(lamps.latest[f"s{i}"]["ts"])) for i in range(1, 6))
             assert back_s - lit_s >= 2.0
-
-
-async def _override(site: Path, *args: str) -> tuple[int, str]:
-    """`luciole override ARGS --config SITE` in a subprocess: its exit status and output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "luciole.main",
-        "override",
-        *args,
-        "--config",
-        str(site),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(TIMEOUT_S):
-        out, _ = await process.communicate()
-    return process.returncode or 0, out.decode()
