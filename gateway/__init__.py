@@ -2,6 +2,7 @@
 
 Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID251):
 - `daemon`     composition root and lifecycle: one TaskGroup, named tasks, reload, stop.
+- `handling`   the daemon's work on each message: admission, dispatch, publish, refuse.
 - `pipeline`   the per-message dispatch, pure; shared with the offline replay in `sim`.
 - `config`     site and policy files -> validated `Settings` (the only YAML read from disk).
 - `logs`       one line per event, for every room (wire data escaped: one line stays one).
@@ -14,6 +15,7 @@ Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID25
 - `codecs/`    vendor byte codecs (uses wire only).
 - `store/`     spool, group commit, database writer, export, dead-letter, stored rows.
 - `lighting/`  the daemon's side of the controller: commands, lamp feedback, energy rows.
+- `services/`  the daemon's side of the city services: bins and meters, alerts, the lists.
 - `ops/`       metrics and health, housekeeping, file watch, per-source budgets, refusals.
 gateway imports `controllers`; it never imports `sim` or the command line (`luciole`).
 """

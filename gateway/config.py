@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from controllers.advice import advice
 from controllers.resolve import unknown_names
+from controllers.services.advice import services_advice
 from controllers.settings import ConfigError, Policy, Problem, SiteConfig
 from controllers.settings.errors import dotted
 from controllers.settings.loader import line_of, load_model, parse_yaml
@@ -66,7 +67,7 @@ def cross_check(site: SiteConfig, policy: Policy, text: str, path: Path) -> list
     ]
     warnings = [
         Problem(str(path), line_of(lines, p), dotted(p), m, warning=True)
-        for p, m in advice(policy, topology)
+        for p, m in [*advice(policy, topology), *services_advice(policy, site)]
     ]
     return errors + warnings
 

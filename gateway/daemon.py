@@ -15,27 +15,29 @@ from collections.abc import Callable, Mapping
 from controllers.settings import ConfigError
 from gateway.config import Settings
 from gateway.formats.common import MAX_PAYLOAD_BYTES
+from gateway.handling import MessageHandling
 from gateway.ingest.clocks import DeviceClocks
-from gateway.ingest.intake import Intake, Rejection
+from gateway.ingest.intake import Intake
 from gateway.lighting.authority import Authority, KeyUnavailableError, read_keys
-from gateway.lighting.control import Lighting, Outgoing
-from gateway.lighting.overrides import log_override, restore
+from gateway.lighting.control import Lighting
+from gateway.lighting.overrides import restore
 from gateway.lighting.services import LightingServices
 from gateway.lighting.voice import CommandWatch
 from gateway.logs import event
 from gateway.mqtt.client import Client, MqttError, client_for
-from gateway.mqtt.inbox import Inbox, Received
+from gateway.mqtt.inbox import Inbox
 from gateway.mqtt.publisher import Publisher
 from gateway.ops.admission import Admission
 from gateway.ops.housekeeping import Housekeeping
 from gateway.ops.metrics import Metrics
 from gateway.ops.refusals import Refusals
 from gateway.ops.watch import FileWatch, watch_files
-from gateway.pipeline import Outcome, Pipeline
+from gateway.pipeline import Pipeline
+from gateway.services.city import CityServices
 from gateway.store.committer import Committer
 from gateway.store.database import Writer, build_writer, last_drain
-from gateway.store.deadletter import EXCERPT_BYTES, DeadLetterFile, Excerpt, letter
-from gateway.store.spool import Spool, SpoolRow, rows
+from gateway.store.deadletter import EXCERPT_BYTES, DeadLetterFile, letter
+from gateway.store.spool import Spool, SpoolRow
 from gateway.wire.clock import Clock
 
 log = logging.getLogger("luciole.gateway")
@@ -52,10 +54,9 @@ LAST_DRAIN_S = 10.0
 # waiting); a backlog drains in batches of the broker's in-flight window (100 with
 # config/mosquitto/luciole.conf), well under it, so ingestion keeps its batches.
 RECEIVE_BATCH = 1000
-SHED = "over its source's budget: not decoded (gateway/ops/admission.py)"
 
 
-class Daemon:
+class Daemon(MessageHandling):
     """Built from validated settings; `run()` serves until `stop()` is called."""
 
     def __init__(
@@ -80,6 +81,7 @@ class Daemon:
         keys = read_keys(settings.site.overrides, settings.site_path.parent)
         self.authority = Authority(keys, settings.site.overrides.max_clock_skew_s)  # kept
         self.watch = CommandWatch(self.lighting)
+        self.city = CityServices(settings.site, settings.policy)
         self.pipeline = self._pipeline()
         self.spool = Spool(settings.spool_path)
         self.deadletters = DeadLetterFile(settings.deadletter_path)
@@ -101,7 +103,12 @@ class Daemon:
 
     def _pipeline(self) -> Pipeline:
         return Pipeline(
-            self.intake, self.lighting, self.services, authority=self.authority, watch=self.watch
+            self.intake,
+            self.lighting,
+            self.services,
+            authority=self.authority,
+            watch=self.watch,
+            services=self.city,
         )
 
     def stop(self) -> None:
@@ -147,15 +154,18 @@ class Daemon:
                 )
             self.lighting = Lighting(new.site, new.policy, self._clock.now())
             self.services.replace_lighting(self.lighting, self._clock.now())
-            self.intake = Intake(new.site, clocks=self.clocks)
+            self.intake = Intake(new.site, clocks=self.clocks, normaliser=self.intake.normaliser)
             self.admission = Admission(new.site)
             self.authority.replace_keys(keys, new.site.overrides.max_clock_skew_s)
             self.authority.announce(self.lighting.topics.overrides)
             self.watch = CommandWatch(self.lighting)
+            self.city = self.city.carried_into(new.site, new.policy)
             self.pipeline = self._pipeline()
             event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
         else:
             self.lighting.replace_policy(new.policy)
+            self.city = self.city.carried_into(new.site, new.policy)
+            self.pipeline = self._pipeline()
             event(log, logging.INFO, "policy reloaded", file=str(new.policy_path))
         self.config_watch.watch(new.files)
 
@@ -164,6 +174,7 @@ class Daemon:
         self.authority.announce(self.lighting.topics.overrides)
         if self.authority.enforced:  # what was signed before a restart stays taken
             await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
+        await asyncio.to_thread(self._restore_city)
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
         side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
@@ -263,9 +274,11 @@ class Daemon:
         self.lighting.resend_all()
         publisher = Publisher(client)
         committer = Committer(self.spool)
+        for message in self.city.startup_messages(self._clock.now()):
+            await publisher.publish(message.topic, message.payload, qos=1, retain=message.retain)
         tasks = [
             asyncio.create_task(self._receive(inbox, publisher, committer), name="receive"),
-            asyncio.create_task(self._tick(publisher), name="tick"),
+            asyncio.create_task(self._tick(publisher, committer), name="tick"),
             asyncio.create_task(committer.run(), name="commit"),
             asyncio.create_task(self._summarise(publisher), name="refusals"),
         ]
@@ -305,6 +318,7 @@ class Daemon:
                 for message in batch:
                     if self._admitted(message, now_s):
                         prepared += await self._take(publisher, message, now_s)
+                prepared += await self._serve_city(publisher, now_s)
                 self.lighting.settle()
                 self.metrics.messages(self._tally)
                 self._tally.clear()
@@ -312,33 +326,6 @@ class Daemon:
             committer.add_rows(prepared, inbox.acker(batch), len(batch))
             if inbox.waiting:  # a flood: the stop request, the tick and the socket come first
                 await asyncio.sleep(0)
-
-    def _admitted(self, message: Received, now_s: float) -> bool:
-        """Whether its source is within budget; if not, it is shed (counted, acked, unread)."""
-        source = self.admission.shed(message.topic, now_s)
-        if source is not None:
-            self.stats["shed"] += 1
-            self._tally[self._format(message.topic), "rejected", "shed"] += 1
-            self.refusals.refused(message.topic, source.key, "shed", SHED)
-        return source is None
-
-    async def _take(self, publisher: Publisher, message: Received, now_s: float) -> list[SpoolRow]:
-        """One admitted message; a third-party topic that yields readings is registered."""
-        if message.oversize is not None:  # only its first bytes were kept
-            size, digest = message.oversize
-            self._tally[self._format(message.topic), "rejected", "too_large"] += 1
-            detail = f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES}"
-            excerpt = Excerpt(message.payload, size, digest)
-            await self._reject(publisher, message.topic, excerpt, Rejection("too_large", detail))
-            return []
-        found = await self._handle(publisher, message.topic, message.payload, now_s)
-        if found:
-            self.admission.learn(message.topic)
-        return found
-
-    def _format(self, topic: str) -> str:
-        route = self.intake.route(topic)
-        return route.format if route is not None else "unrouted"
 
     @property
     def _letter_topic(self) -> str | None:
@@ -354,89 +341,22 @@ class Daemon:
     async def _close_refusals(self, publisher: Publisher) -> None:
         await self.refusals.close(publisher.publish, self._letter_topic, self._clock.now())
 
-    async def _tick(self, publisher: Publisher) -> None:
+    async def _tick(self, publisher: Publisher, committer: Committer) -> None:
         while True:
             async with self._busy:
                 now_s = self._clock.now()
                 await self._publish(publisher, self.lighting.commands(now_s))
                 for alert in self.services.tick(now_s):
                     await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
+                found = await self._serve_city(publisher, now_s)  # the time-driven rules
+                if found:
+                    committer.add_rows(found, _nothing_to_ack, 0)
             await self._clock.sleep(self.settings.site.tick_s)
-
-    async def _handle(
-        self, publisher: Publisher, topic: str, payload: bytes, now_s: float
-    ) -> list[SpoolRow]:
-        """Act on one message; the rows it yielded, to be stored before the ack."""
-        outcome = self.pipeline.dispatch(topic, payload, now_s)
-        if outcome.source not in _NOT_SENSORS:  # metrics count sensor messages
-            self._tally[outcome.source, outcome.verdict, _reason(outcome)] += 1
-        self._note(outcome)
-        if outcome.rejection is not None:
-            await self._reject(publisher, topic, payload, outcome.rejection)
-            return outcome.rows  # a refused override's record
-        if outcome.verdict == "duplicate":
-            self.stats["duplicates"] += 1
-        elif outcome.verdict == "accepted":
-            self.stats["accepted"] += 1
-        elif outcome.commands and outcome.source not in _NOT_SENSORS:
-            event(log, logging.DEBUG, "presence", device=outcome.device_id)
-        await self._publish(publisher, outcome.commands)
-        for alert in outcome.alerts:
-            await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
-        found = rows(outcome.spooled)
-        return found + outcome.rows if outcome.rows else found
-
-    def _note(self, outcome: Outcome) -> None:
-        """Log and count overrides (taken or refused) and commands the daemon did not send."""
-        if outcome.override is not None:
-            log_override(outcome.override)
-            self.metrics.override(outcome.verdict)
-        elif outcome.verdict == "foreign":
-            self.stats["foreign_commands"] += 1
-            self.metrics.foreign_command()
-        for alert in outcome.alerts:
-            event(log, logging.WARNING, "lamp alert", topic=alert.topic, payload=alert.payload)
-
-    async def _reject(
-        self, publisher: Publisher, topic: str, payload: bytes | Excerpt, rejection: Rejection
-    ) -> None:
-        """Count it and hand it to the refusals: sampled in the log, its letter to the file
-        and (within the topic's budget) to the topic, once per batch (`_receive`)."""
-        self.stats[f"rejected_{rejection.reason}"] += 1
-        source = self.admission.source(topic).key
-        self.refusals.reject(
-            topic,
-            source,
-            rejection.reason,
-            rejection.detail,
-            payload=payload,
-            received_s=self._clock.now(),
-        )
-
-    async def _publish(self, publisher: Publisher, commands: list[Outgoing]) -> None:
-        for out in commands:
-            event(
-                log,
-                logging.DEBUG,
-                "lamp command",
-                segment=out.segment,
-                level=out.command.level,
-                reason=out.command.reason,
-                **(self.lighting.explain(out.segment) if log.isEnabledFor(logging.DEBUG) else {}),
-            )
-            payload = out.command.model_dump_json()
-            self.watch.published(out.segment, payload.encode())  # to know its echo
-            await publisher.publish(out.topic, payload, qos=1, retain=True)
-        self.stats["commands"] += len(commands)
-        self.metrics.command(len(commands))
 
     async def _wait_stopping(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
-_NOT_SENSORS = frozenset({"lamp_state", "override", "lamp_command"})
-
-
-def _reason(outcome: Outcome) -> str | None:
-    return outcome.rejection.reason if outcome.rejection is not None else None
+def _nothing_to_ack() -> None:
+    """Rows of the tick came from no message."""

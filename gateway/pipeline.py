@@ -3,9 +3,9 @@
 A lamp's state goes to the feedback rules, a lamp command to the command watch (the daemon's
 own come back; another's is corrected), an override through its authority to the lighting, a
 sensor message through the intake (decode, registry, de-duplication) and its readings to the
-lighting. The
-daemon (`gateway.daemon`) and the offline replay (`sim.runs.offline`) both call `dispatch`, so
-a replayed trace gives the daemon's own commands: there is no second copy that could drift.
+lighting and the city services (stepped once per batch of messages, `serve`). The daemon
+(`gateway.daemon`) and the offline replay (`sim.runs.offline`) both call `dispatch`, so a
+replayed trace gives the daemon's own commands and alerts: no second copy that could drift.
 Nothing here does I/O: the caller stores, publishes, logs and dead-letters what `Outcome` says.
 """
 
@@ -19,12 +19,14 @@ from gateway.lighting.control import DIRECTION_SIGN, Lighting, Outgoing
 from gateway.lighting.feedback import Message
 from gateway.lighting.overrides import OverrideDesk, OverrideRecord, override_row
 from gateway.lighting.voice import CommandWatch
+from gateway.services.city import CityServices, Served
 from gateway.store.spool import SpoolRow
 
 # What the offline replay takes from the daemon, all of it through this module.
 __all__ = [
     "DIRECTION_SIGN",
     "Accepted",
+    "CityServices",
     "Intake",
     "LampStates",
     "Lighting",
@@ -33,6 +35,7 @@ __all__ = [
     "PedestrianReading",
     "Pipeline",
     "Rejection",
+    "Served",
 ]
 
 Verdict = Literal["accepted", "duplicate", "rejected", "applied", "foreign", "ignored"]
@@ -84,11 +87,13 @@ class Pipeline:
         *,
         authority: Authority | None = None,
         watch: CommandWatch | None = None,
+        services: CityServices | None = None,
     ) -> None:
         self.intake = intake
         self.lighting = lighting
         self.lamp_states = lamp_states
         self.watch = watch
+        self.services = services
         self._overrides = OverrideDesk(lighting, authority)
 
     def listens_to(self, topic: str) -> bool:
@@ -106,6 +111,10 @@ class Pipeline:
         if target is not None:
             return self._override(topic, target, payload, now_s)
         return self._sensor(topic, payload, now_s)
+
+    def serve(self, now_s: float) -> Served:
+        """After a batch of messages: the city services' step (nothing without services)."""
+        return self.services.step(now_s) if self.services is not None else Served()
 
     def _lamp_state(self, topic: str, payload: bytes) -> Outcome:
         assert self.lamp_states is not None
@@ -150,6 +159,9 @@ class Pipeline:
         if isinstance(result, Duplicate):
             return Outcome(source, "duplicate", device_id=result.device_id)
         raised = [self.lighting.accept(reading, now_s) for reading in result.readings]
+        if self.services is not None:
+            for reading in result.readings:
+                self.services.accept(reading)  # stepped once per batch: `serve`
         commands = self.lighting.commands(now_s) if any(raised) else []
         return Outcome(
             source,

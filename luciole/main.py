@@ -22,7 +22,7 @@ from gateway.lighting.authority import check_keys
 from gateway.mqtt.broker import MissingExtraError
 from gateway.mqtt.client import check_credentials, warn_if_plaintext
 from gateway.wire.clock import Clock, SystemClock
-from luciole import files, override, traces
+from luciole import files, override, services, traces
 from luciole.files import EXIT_INVALID, EXIT_OK, doc
 
 DEMO_TICK_REAL_S = 0.02
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     files.register(sub)
     override.register(sub)
+    services.register(sub)
 
     demo = sub.add_parser(
         "demo", help="one simulated night on a simulated district", description=doc(_demo)

@@ -81,7 +81,12 @@ def _trace_parsers(sub: "argparse._SubParsersAction[Any]", offline: Handler) -> 
         action="store_true",
         help="with --offline: vectorised, a tick at a time (fast; lamps react a tick later)",
     )
-    replay.add_argument("--out", type=Path, help="with --offline: write the commands here")
+    replay.add_argument(
+        "--out",
+        type=Path,
+        help="with --offline: write what the daemon would publish (lamp commands, alerts, the "
+        "collection list) here as JSON lines: t, topic, payload",
+    )
     replay.set_defaults(command=functools.partial(_replay, offline=offline))
 
 

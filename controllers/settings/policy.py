@@ -1,5 +1,5 @@
 """The policy file operators tune: when lamps are lit, how traffic and presence raise them, the
-limits, what goes on the wire, alerts and energy accounting.
+limits, what goes on the wire, alerts and energy accounting, and the city services (bins, water).
 
 Inheritance: the top-level sections are the defaults; `groups` (named sets of streets and
 segments, such as a district), then `streets`, then `segments` override them, each replacing
@@ -13,6 +13,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, model_validator
 
 from controllers.settings.schedule import Schedule
+from controllers.settings.services import Bins, Water
 from controllers.settings.types import (
     STRICT,
     Identifier,
@@ -215,6 +216,8 @@ class Policy(Layer):
     alerts: Alerts = Alerts()
     energy: Energy = Energy()
     overrides: Overrides = Overrides()
+    bins: Bins = Bins()
+    water: Water = Water()
     groups: dict[Identifier, Group] = Field(
         default={}, description="named groups, applied in file order (a later one wins)"
     )

@@ -22,6 +22,7 @@ from controllers.settings.policy import (
     Traffic,
 )
 from controllers.settings.schedule import CalendarException, Schedule, TimeStep
+from controllers.settings.services import Bins, Water
 
 BEGIN = "<!-- policy reference: generated from controllers/settings by `make reference` -->"
 END = "<!-- end of the policy reference -->"
@@ -38,6 +39,8 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("alerts", Alerts),
     ("energy", Energy),
     ("overrides", Overrides),
+    ("bins", Bins),
+    ("water", Water),
     ("groups.NAME", Group),
 )
 _OWN_GROUP_KEYS = ("streets", "segments")

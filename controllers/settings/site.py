@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from controllers.settings.errors import did_you_mean
-from controllers.settings.types import STRICT, Identifier, NonNegativeSeconds, PositiveSeconds
+from controllers.settings.schedule import Weekday
+from controllers.settings.types import (
+    STRICT,
+    Identifier,
+    NonNegativeSeconds,
+    PositiveSeconds,
+    Ratio,
+)
 
 LightingClass = Literal["P1", "P2", "P3", "P4", "P5", "P6"]
 DeviceKind = Literal["pedestrian", "bin", "water"]
@@ -131,8 +138,24 @@ class Device(BaseModel):
     kind: DeviceKind
     segment: Identifier
     network_ids: list[str] = []
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="where it stands")
+    longitude: float | None = Field(default=None, ge=-180, le=180)
     empty_distance_mm: float | None = Field(default=None, gt=0)
     full_distance_mm: float | None = Field(default=None, ge=0)
+    full_at: Ratio | None = Field(default=None, description="bin: full from (default: policy)")
+    empty_at: Ratio | None = Field(default=None, description="bin: empty up to (default: policy)")
+    collection_days: list[Weekday] = Field(
+        default=[], description="bin: the weekdays the truck is scheduled to pass"
+    )
+    q3_m3h: float | None = Field(
+        default=None, gt=0, description="water: nominal flow Q3 (default: policy, 2.5 m³/h)"
+    )
+    resolution_m3: float | None = Field(
+        default=None, gt=0, description="water: the index's resolution (default: policy)"
+    )
+    continuous_flow_expected: bool = Field(
+        default=False, description="water: legitimate continuous flow, exempt from leak alerts"
+    )
 
     @model_validator(mode="after")
     def _bin_geometry(self) -> Self:
@@ -140,6 +163,28 @@ class Device(BaseModel):
         if empty is not None and full is not None and full >= empty:
             raise ValueError("full_distance_mm must be smaller than empty_distance_mm")
         return self
+
+    @model_validator(mode="after")
+    def _keys_of_its_kind(self) -> Self:
+        for kind, keys in _KIND_KEYS.items():
+            given = sorted(key for key in keys if key in self.model_fields_set)
+            if given and self.kind != kind:
+                raise ValueError(f"{', '.join(given)}: only for a {kind} device, not {self.kind}")
+        return self
+
+
+_KIND_KEYS = {
+    "bin": ("empty_distance_mm", "full_distance_mm", "full_at", "empty_at", "collection_days"),
+    "water": ("q3_m3h", "resolution_m3", "continuous_flow_expected"),
+}
+
+
+class WaterTariff(BaseModel):
+    """What a cubic metre of water costs at the site, for the cost of a leak."""
+
+    model_config = STRICT
+    price_per_m3: float = Field(default=0.0, ge=0, description="0: costs are not shown")
+    currency: str = Field(default="EUR", min_length=1, max_length=8)
 
 
 class OverrideSender(BaseModel):
@@ -197,6 +242,7 @@ class SiteConfig(BaseModel):
     )
     devices: dict[Identifier, Device] = {}
     overrides: OverrideAuthority = OverrideAuthority()
+    water: WaterTariff = WaterTariff()
     junctions: dict[Identifier, list[Identifier]] = Field(
         default={},
         description="segments that meet at a crossing: a walker on one may go on to any other",

@@ -90,7 +90,11 @@ class Intake:
     """The site's routes, registry and the per-device state normalisation needs."""
 
     def __init__(
-        self, site: SiteConfig, decode_only: bool = False, clocks: DeviceClocks | None = None
+        self,
+        site: SiteConfig,
+        decode_only: bool = False,
+        clocks: DeviceClocks | None = None,
+        normaliser: Normaliser | None = None,
     ) -> None:
         self.topics = Topics(site.broker.topic_prefix, site.site.id)
         native = Route(self.topics.sensors, "native", None)
@@ -100,8 +104,10 @@ class Intake:
         self._owner = {n.lower(): d for d, dev in site.devices.items() for n in dev.network_ids}
         self._recent = RecentUplinks()
         self._route_of: dict[str, Route | None] = {}
-        self._normaliser = Normaliser()
-        self.clocks = clocks or DeviceClocks()  # passed in to outlive a reload's new Intake
+        # Both passed in to outlive a reload's new Intake: a meter's last index must too, or
+        # its first reading after a reload would be a new baseline (an hour of volume unknown).
+        self.normaliser = normaliser or Normaliser()
+        self.clocks = clocks or DeviceClocks()
 
     def route(self, topic: str) -> Route | None:
         """The first route whose filter matches `topic` (remembered: matching costs more than
@@ -162,7 +168,7 @@ class Intake:
         if ts_s != record.ts_s:
             record = replace(record, ts_s=ts_s)
         try:
-            new = self._normaliser.readings(device_id, device, record, received_s)
+            new = self.normaliser.readings(device_id, device, record, received_s)
         except (ValueError, ValidationError) as error:
             return Rejection("invalid", str(error).splitlines()[0])
         for reading in new:

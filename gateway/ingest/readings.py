@@ -24,6 +24,10 @@ _COUNTER_WIDTHS = (2**16, 2**24, 2**32)
 _METER_ROLLOVERS_M3 = tuple(10.0**k for k in range(4, 10))
 _NEAR_TOP = 0.9
 _NEAR_ZERO = 0.1
+# An index that goes back by at most this much is water that ran back through the meter (a
+# household backflow is litres, not cubic metres); further back, and not a rollover, it is a
+# new meter starting from its own zero.
+BACKFLOW_MAX_M3 = 1.0
 
 
 class PedestrianReading(BaseModel):
@@ -64,7 +68,8 @@ class WaterReading(BaseModel):
     delta_m3: float | None = Field(default=None, ge=0)
     flow_m3h: float | None = None  # signed: below zero, water runs backwards through it
     alarms: tuple[str, ...] = ()
-    event: Literal["rollover", "meter_replaced"] | None = None
+    event: Literal["rollover", "meter_replaced", "backflow"] | None = None
+    decrease_m3: float | None = Field(default=None, ge=0)  # with "backflow": how far it went back
 
 
 Reading = PedestrianReading | BinReading | WaterReading
@@ -91,6 +96,12 @@ class Normaliser:
     def __init__(self) -> None:
         self._counters: dict[tuple[str, str], _Total] = {}  # (counter, total key) → last
         self._meters: dict[str, tuple[float, float]] = {}  # device → (index m³, at ts_s)
+
+    def remember_meter(self, device_id: str, total_m3: float, ts_s: float) -> None:
+        """A meter's last index as a previous run saw it (restored at start-up), so that its
+        next reading yields a volume rather than a new baseline."""
+        if device_id not in self._meters:
+            self._meters[device_id] = (total_m3, ts_s)
 
     def readings(
         self, device_id: str, device: Device, decoded: Decoded, received_s: float
@@ -184,7 +195,8 @@ class Normaliser:
         total_m3 = float(_number(values["total_m3"]))
         last, last_ts_s = self._meters.get(device_id, (None, -math.inf))
         delta: float | None = None
-        event: Literal["rollover", "meter_replaced"] | None = None
+        decrease: float | None = None
+        event: Literal["rollover", "meter_replaced", "backflow"] | None = None
         if ts_s < last_ts_s:
             last = None  # a back-dated reading (a meter's hourly log): stored, not compared
         else:
@@ -200,9 +212,12 @@ class Normaliser:
                 ),
                 None,
             )
-            delta, event = (
-                (total_m3 + rollover - last, "rollover") if rollover else (None, "meter_replaced")
-            )
+            if rollover:
+                delta, event = total_m3 + rollover - last, "rollover"
+            elif last - total_m3 <= BACKFLOW_MAX_M3:
+                decrease, event = last - total_m3, "backflow"
+            else:
+                event = "meter_replaced"
         return WaterReading(
             device_id=device_id,
             segment=segment,
@@ -212,6 +227,7 @@ class Normaliser:
             flow_m3h=_optional(values.get("flow_m3h")),
             alarms=_alarms(values),
             event=event,
+            decrease_m3=decrease,
         )
 
 

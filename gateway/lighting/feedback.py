@@ -7,7 +7,6 @@ active) and stored as an `alert` row.
 """
 
 import json
-from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -16,16 +15,10 @@ from controllers.settings.policy import Alerts
 from gateway.lighting.control import Lighting
 from gateway.store.records import controller_row
 from gateway.store.spool import SpoolRow
+from gateway.wire.outbound import Message
 from gateway.wire.payloads import LampState
 
-
-@dataclass(frozen=True)
-class Message:
-    """Something to publish (QoS 1)."""
-
-    topic: str
-    payload: str
-    retain: bool
+__all__ = ["Feedback", "Message"]
 
 
 class Feedback:

@@ -19,3 +19,12 @@ def controller_row(
     """One spool row of `kind` for `segment` at `ts_s`; `key` identifies it among its kind."""
     body = {"device_id": SOURCE, "segment": segment, "ts_s": ts_s, **fields}
     return SpoolRow(ts_s, kind, SOURCE, f"{kind}:{key}", 0, json.dumps(body, allow_nan=False))
+
+
+def device_row(
+    kind: str, ts_s: float, *, device_id: str, segment: str, key: str, fields: Mapping[str, object]
+) -> SpoolRow:
+    """A row the controller writes about one device (a bin's alert, a meter's night flow),
+    tagged with the device and its segment; `key` identifies it among its kind."""
+    body = {"device_id": device_id, "segment": segment, "ts_s": ts_s, **fields}
+    return SpoolRow(ts_s, kind, device_id, f"{kind}:{key}", 0, json.dumps(body, allow_nan=False))

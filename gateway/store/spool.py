@@ -52,7 +52,23 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE UNIQUE INDEX IF NOT EXISTS readings_uplink ON readings (device_id, uplink, ordinal);
 CREATE INDEX IF NOT EXISTS readings_unwritten ON readings (written, id);
 CREATE INDEX IF NOT EXISTS readings_ts ON readings (ts_s);
+CREATE TABLE IF NOT EXISTS state (
+    room TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ts_s REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (room, key)
+);
 """
+# Rows of this kind are not readings: they are the latest state of one thing (a bin's cycle, a
+# meter's hours), replaced in the `state` table by the same transaction that stores the readings
+# that changed it, so that after a `kill -9` the state and the readings agree.
+STATE = "state"
+_INSERT = (
+    "INSERT OR IGNORE INTO readings "
+    "(ts_s, kind, device_id, uplink, ordinal, body) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_REPLACE_STATE = "INSERT OR REPLACE INTO state (room, key, ts_s, body) VALUES (?, ?, ?, ?)"
 # Rows deleted per pass while shedding for the quota is at least this, so that a spool whose
 # pages free up slowly still converges in a few passes.
 _MIN_SHED_ROWS = 64
@@ -114,11 +130,18 @@ class Spool:
     def append_rows(self, prepared: Sequence[SpoolRow]) -> int:
         """`append` for rows already made by `rows()`: the part that may run in a worker
         thread, since sqlite3 releases the GIL while it works and the serialising is done."""
-        return self._many(
-            "INSERT OR IGNORE INTO readings "
-            "(ts_s, kind, device_id, uplink, ordinal, body) VALUES (?, ?, ?, ?, ?, ?)",
-            prepared,
-        )
+        readings = [row for row in prepared if row.kind != STATE]
+        states = [(r.uplink, r.device_id, r.ts_s, r.body) for r in prepared if r.kind == STATE]
+        statements = [(_INSERT, readings)] + ([(_REPLACE_STATE, states)] if states else [])
+        return self._many_statements(statements)
+
+    def state(self, room: str) -> dict[str, str]:
+        """The stored state rows of `room` (see `state_row`): key → body."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT key, body FROM state WHERE room = ?", (room,)
+            ).fetchall()
+        return dict(found)
 
     def unwritten(self, limit: int) -> list[tuple[int, dict[str, object]]]:
         """The oldest rows not yet in the database: (row id, reading as a dict with `kind`)."""
@@ -153,16 +176,25 @@ class Spool:
 
     def _many(self, statement: str, parameters: Sequence[Sequence[object]]) -> int:
         """`statement` for each parameter set, in one transaction; how many rows changed."""
+        return self._many_statements([(statement, parameters)])
+
+    def _many_statements(self, statements: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> int:
+        """Each statement for each of its parameter sets, all in one transaction; how many
+        rows the first one changed."""
         with self._lock:
             before = self._db.total_changes
+            changed = 0
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(statement, parameters)
+                for index, (statement, parameters) in enumerate(statements):
+                    self._db.executemany(statement, parameters)
+                    if index == 0:
+                        changed = self._db.total_changes - before
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            return self._db.total_changes - before
+            return changed
 
     def stats(self) -> SpoolStats:
         with self._lock:
@@ -240,6 +272,12 @@ def rows(items: Sequence[Spooled]) -> list[SpoolRow]:
         )
         for item in items
     ]
+
+
+def state_row(room: str, key: str, ts_s: float, body: str) -> SpoolRow:
+    """A row that replaces the stored state of `key` in `room` (see `STATE`), committed with
+    the readings it goes with."""
+    return SpoolRow(ts_s, STATE, key, room, 0, body)
 
 
 def _reading(kind: str, body: str) -> dict[str, object]:

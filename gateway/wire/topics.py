@@ -42,6 +42,11 @@ class Topics:
     def deadletter(self) -> str:
         return f"{self.root}/deadletter"
 
+    @property
+    def bins_due(self) -> str:
+        """The collection list, retained, for the city's routing tool."""
+        return f"{self.root}/bins/due"
+
     def sensor(self, kind: str, device_id: str) -> str:
         return f"{self.root}/sensor/{kind}/{device_id}"
 

@@ -112,9 +112,14 @@ def replay_command(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if args.out:
         with args.out.open("w", encoding="utf-8") as out:
-            for c in replayed.commands:
-                out.write(json.dumps(c.__dict__) + "\n")
-    print(f"{replayed.messages} message(s) replayed, {len(replayed.commands)} command(s)")
+            for t_s, topic, payload in replayed.published:
+                out.write(json.dumps({"t": t_s, "topic": topic, "payload": json.loads(payload)}))
+                out.write("\n")
+    alerts = sum("/alert/" in topic for _, topic, _ in replayed.published)
+    print(
+        f"{replayed.messages} message(s) replayed, {len(replayed.commands)} command(s), "
+        f"{alerts} alert message(s)"
+    )
     if not replayed.recorded or args.policy:
         return EXIT_OK
     agreement = compare(replayed.commands, replayed.recorded)

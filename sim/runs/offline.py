@@ -1,9 +1,9 @@
 """The gateway without MQTT: messages in, lamp commands out, in simulated time.
 
 `Pipeline` runs the daemon's own dispatch (`gateway.pipeline`: intake, registry,
-de-duplication, lighting), which does no I/O, in the order the daemon calls it, so an offline
-replay gives the commands the daemon gives. Everything of the gateway that the simulator runs
-comes through that one module.
+de-duplication, lighting, city services), which does no I/O, in the order the daemon calls
+it, so an offline replay gives the commands and alerts the daemon gives. Everything of the
+gateway that the simulator runs comes through that one module.
 """
 
 from collections import Counter
@@ -38,7 +38,8 @@ class Pipeline:
     def __init__(self, site: SiteConfig, policy: Policy, start_s: float) -> None:
         self.intake = Intake(site)
         self.lighting = Lighting(site, policy, start_s)
-        self._dispatch = pipeline.Pipeline(self.intake, self.lighting)
+        self.city = pipeline.CityServices(site, policy)
+        self._dispatch = pipeline.Pipeline(self.intake, self.lighting, services=self.city)
         self.stats: Counter[str] = Counter()
         self.counted: Counter[str] = Counter()  # walkers in the readings, by device
 
@@ -64,6 +65,11 @@ class Pipeline:
     def tick(self, now_s: float) -> list[Outgoing]:
         """The periodic step: expiries, schedule changes, refreshes."""
         return self.lighting.commands(now_s)
+
+    def serve(self, now_s: float) -> pipeline.Served:
+        """The city services' step, as the daemon runs it after each batch and tick: the
+        alerts and the collection list it publishes (and the rows it would store)."""
+        return self._dispatch.serve(now_s)
 
     def reconnected(self) -> None:
         """After a broker outage the daemon sends every lamp its level again."""

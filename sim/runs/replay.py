@@ -1,6 +1,7 @@
 """Offline replay of a recorded trace: its messages through the daemon's pipeline at their
 recorded receive times, ticks every `tick_s` in between, and a check of the commands it gives
-against the commands the trace recorded."""
+against the commands the trace recorded. The city services run too, so a recorded month of
+meters replayed says which alerts it would have raised."""
 
 from collections import defaultdict
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from controllers.settings import Policy, SiteConfig
+from gateway.pipeline import Outgoing, Served
 from gateway.wire.payloads import LampCommand
 from gateway.wire.topics import Topics
 from gateway.wire.trace import Record
@@ -17,11 +19,14 @@ from sim.runs.offline import Command, Pipeline, as_commands
 
 @dataclass(frozen=True)
 class Replayed:
-    """What a replay gave, and what the trace says the live gateway gave."""
+    """What a replay gave, and what the trace says the live gateway gave. `published` is
+    everything the daemon would have published, in order: (time, topic, payload) of the lamp
+    commands, the alerts and the collection list."""
 
     commands: list[Command]
     recorded: list[Command]
     messages: int
+    published: list[tuple[float, str, str]]
 
 
 def replay_offline(
@@ -32,8 +37,8 @@ def replay_offline(
     tick_s = site.tick_s
     pipeline: Pipeline | None = None
     next_tick_s = 0.0
-    commands: list[Command] = []
     recorded: list[Command] = []
+    out = _Published()
     messages = 0
     for record in records:
         if pipeline is None:
@@ -41,15 +46,32 @@ def replay_offline(
             pipeline = Pipeline(site, policy, begin_s)
             next_tick_s = begin_s
         while next_tick_s <= record.t:  # the daemon's ticks go on whatever arrives
-            commands += as_commands(pipeline.tick(next_tick_s))
+            out.commands(next_tick_s, pipeline.tick(next_tick_s))
+            out.served(next_tick_s, pipeline.serve(next_tick_s))
             next_tick_s += tick_s
         segment = topics.parse_lamp_set(record.topic)
         if segment is not None:
             recorded += _recorded(segment, record.payload)
         elif pipeline.listens_to(record.topic):
-            commands += as_commands(pipeline.message(record.topic, record.payload, record.t))
+            out.commands(record.t, pipeline.message(record.topic, record.payload, record.t))
+            out.served(record.t, pipeline.serve(record.t))  # a batch of one message
             messages += 1
-    return Replayed(commands, recorded, messages)
+    return Replayed(out.sent, recorded, messages, out.published)
+
+
+class _Published:
+    """What the replayed daemon sent, as commands and as (time, topic, payload)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Command] = []
+        self.published: list[tuple[float, str, str]] = []
+
+    def commands(self, t_s: float, outgoing: list[Outgoing]) -> None:
+        self.sent += as_commands(outgoing)
+        self.published += [(t_s, o.topic, o.command.model_dump_json()) for o in outgoing]
+
+    def served(self, t_s: float, served: Served) -> None:
+        self.published += [(t_s, m.topic, m.payload) for m in served.messages]
 
 
 def _recorded(segment: str, payload: bytes) -> list[Command]:

@@ -181,3 +181,13 @@ def test_back_dated_meter_readings_are_not_a_replacement() -> None:
     later = Decoded(network_id="n", kind="water", ts_s=13_600.0, values={"total_m3": 6.1})
     (new,) = normaliser.readings("w", METER, later, 0.0)
     assert isinstance(new, WaterReading) and new.delta_m3 == pytest.approx(0.046)
+
+
+def test_an_index_a_little_lower_is_water_run_back_not_a_new_meter() -> None:
+    """12 L back through the meter: a backflow of 0.012 m³, and the index goes on from there."""
+    normaliser = Normaliser()
+    _water(normaliser, 1234.5)
+    back = _water(normaliser, 1234.488)
+    assert back.event == "backflow" and back.delta_m3 is None
+    assert back.decrease_m3 == pytest.approx(0.012)
+    assert _water(normaliser, 1234.5).delta_m3 == pytest.approx(0.012)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from gateway.ingest.readings import PedestrianReading, Spooled, WaterReading
-from gateway.store.spool import Spool
+from gateway.store.spool import Spool, state_row
 
 
 def _walker(seq: int, ts_s: float = 1000.0) -> Spooled:
@@ -61,3 +61,15 @@ def test_commit_is_durable_against_kill_9(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], check=False, env=os.environ.copy())
     assert result.returncode == -9
     assert Spool(path).stats().rows == 50
+
+
+def test_state_rows_replace_the_state_in_the_readings_transaction(tmp_path: Path) -> None:
+    """A state row is not a reading: it replaces its key's state, stored with the readings."""
+    spool = Spool(tmp_path / "spool.db")
+    first = [state_row("bins", "bin-1", 1.0, "a"), state_row("bins", "bin-2", 1.0, "b")]
+    spool.append_rows(first)
+    spool.append_rows([state_row("bins", "bin-1", 2.0, "c"), state_row("water", "m", 2.0, "d")])
+    assert spool.state("bins") == {"bin-1": "c", "bin-2": "b"}
+    assert spool.state("water") == {"m": "d"}
+    assert spool.stats().rows == 0  # nothing for the database
+    spool.close()

@@ -141,8 +141,9 @@ def test_replay_offline_writes_the_commands(
         str(tmp_path / "p1.yaml"),
     ]
     assert main([*args, "--out", str(out)]) == 0
-    commands = [json.loads(line) for line in out.read_text().splitlines()]
-    assert {c["reason"] for c in commands} >= {"presence"}
+    published = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(set(p) == {"t", "topic", "payload"} for p in published)
+    assert {p["payload"]["reason"] for p in published if "/lamp/" in p["topic"]} >= {"presence"}
     assert "2 message(s) replayed" in capsys.readouterr().out
     assert main([*args[:1], str(trace), *args[2:], "--batch"]) == 0
     trace.write_text(trace.read_text() + "{not json\n")
