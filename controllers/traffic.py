@@ -74,8 +74,11 @@ class Flow:
         return slots
 
     def per_h(self, slots: IntArray) -> FloatArray:
-        """Pedestrians per hour at these counters over the window."""
-        rate: FloatArray = self._total[slots].astype(np.float64)
+        """Pedestrians per hour at these counters over the window; 0 for slot -1 (a segment
+        whose street has no counter: a site may have none at all)."""
+        rate: FloatArray = np.zeros(len(slots))
+        counted = slots >= 0
+        rate[counted] = self._total[slots[counted]]
         return rate * (_SECONDS_PER_HOUR / self.window_s)
 
     def covered(self, slots: IntArray) -> IntArray:

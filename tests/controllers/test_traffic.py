@@ -23,7 +23,7 @@ LUX = 15.0  # at full: P3 (7.5 lx) is 0.5, P4 1/3, P5 0.2, P6 2/15
 CLASSES = {"P3": 120, "P4": 40, "P5": 8, "P6": 0}
 
 
-def site(rated: str = "P3") -> SiteConfig:
+def site(rated: str = "P3", devices: dict[str, Any] | None = None) -> SiteConfig:
     segments = [("m", n) for n in range(1, 6)] + [("q", n) for n in range(1, 3)]
     return SiteConfig.model_validate(
         {
@@ -45,12 +45,14 @@ def site(rated: str = "P3") -> SiteConfig:
                 }
                 for s, n in segments
             ],
-            "devices": {"c": {"kind": "pedestrian", "segment": "m-2"}},
+            "devices": {"c": {"kind": "pedestrian", "segment": "m-2"}}
+            if devices is None
+            else devices,
         }
     )
 
 
-def engine(rated: str = "P3", **traffic: Any) -> Engine:
+def engine(rated: str = "P3", devices: dict[str, Any] | None = None, **traffic: Any) -> Engine:
     policy = Policy.model_validate(
         {
             "schedule": {"night_level": 0.1},
@@ -66,7 +68,7 @@ def engine(rated: str = "P3", **traffic: Any) -> Engine:
         }
     )
     clock = AstronomicalClock(47.4712, -0.5518, "Europe/Paris")
-    return Engine(topology_from_site(site(rated)), policy, clock)
+    return Engine(topology_from_site(site(rated, devices)), policy, clock)
 
 
 def walkers(e: Engine, count: int, now_s: float) -> None:
@@ -86,6 +88,12 @@ def test_a_quiet_street_takes_the_quietest_class_and_one_without_counter_its_sch
     e = engine()
     assert state(e, NIGHT) == ("P6", round(2 / 15, 4), "traffic")
     assert state(e, NIGHT, "q-1") == ("-", 0.1, "schedule")
+
+
+def test_a_site_without_any_counter_keeps_its_schedule_with_traffic_on() -> None:
+    """Only bins and meters (a services district): traffic has nothing to count, no crash."""
+    e = engine(devices={"b": {"kind": "bin", "segment": "m-2"}})
+    assert state(e, NIGHT) == ("-", 0.1, "schedule")
 
 
 def test_a_busy_street_steps_up_at_once_and_down_when_the_window_has_passed() -> None:
