@@ -40,7 +40,11 @@ def _sim_parsers(
     run.add_argument("--scenario", type=Path, required=True, help="scenario file")
     run.add_argument("--policy", type=Path, required=True, help="policy file")
     run.add_argument("--out", type=Path, default=Path("sim-out"), help="(default: %(default)s)")
-    run.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    run.add_argument(
+        "--seed",
+        type=int,
+        help="random seed (default: 1; a services scenario: its own `seed:`)",
+    )
     run.set_defaults(command=sim_run)
     compare = commands.add_parser(
         "compare", help="one night under several policies", description=doc(sim_compare)

@@ -7,156 +7,34 @@ cycle's least-squares fill rate and the weekday profile of how fast it fills, fi
 heating fast) and tilt. `evaluate_bins` raises what only the clock reveals: a collection late
 since the last emptying, a scheduled collection day gone by without one (both written in
 `bins_forecast`, with when each bin will be full); `bins_reference` is the same rules written
-per bin, for reading.
+per bin, for reading. The thresholds and readings are in `bins_rules`, what the rules remember
+and its packed layout in `bins_state`.
 
 A reading at or before its bin's last one is ignored entirely: a batch delivered again, or
 logged readings replayed after a restart, change nothing the second time.
 """
 
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
-
 import numpy as np
-import numpy.typing as npt
 
 from controllers.services import bins_forecast
 from controllers.services.bins_forecast import HOUR_S
+from controllers.services.bins_rules import BinBatch, BinRules
+from controllers.services.bins_state import BinState
 from controllers.services.changes import BoolArray, Change, Event, FloatArray, IntArray
+
+# The settings, readings and state live in their own modules; callers import them from here.
+__all__ = [
+    "CHANGE_KINDS",
+    "BinBatch",
+    "BinRules",
+    "BinState",
+    "evaluate_bins",
+    "in_time_order",
+    "step_bins",
+]
 
 CHANGE_KINDS = ("bin_full", "bin_fire", "bin_tilt", "collection_late", "missed_pickup")
 _NAN = np.nan
-
-
-@dataclass(frozen=True, eq=False)
-class BinRules:
-    """Thresholds of every bin (arrays of length N, [N, 7] collection days, Monday first) and
-    the site-wide constants of the rules (module docstring; units in the names)."""
-
-    full_on: FloatArray
-    full_off: FloatArray
-    empty_on: FloatArray
-    empty_off: FloatArray
-    collection_days: BoolArray
-    emptying_drop: float = 0.25
-    emptying_rearm: float = 0.10
-    min_cycle_readings: int = 4
-    min_cycle_span_s: float = 6 * 3600
-    max_forecast_s: float = 14 * 86400
-    collection_late_s: float = 7 * 86400
-    fire_temperature_c: float = 60.0
-    fire_rise_c: float = 5.0
-    profile_min_hours: float = 24.0
-
-    def __post_init__(self) -> None:
-        size = len(self.full_on)
-        if self.collection_days.shape != (size, 7):
-            raise ValueError(
-                f"collection_days must be [{size}, 7], not {self.collection_days.shape}"
-            )
-
-    @staticmethod
-    def uniform(n: int, **scalars: Any) -> "BinRules":
-        """The default thresholds for `n` bins with no collection day (tests, the bench)."""
-        rules = BinRules(
-            full_on=np.full(n, 0.9),
-            full_off=np.full(n, 0.8),
-            empty_on=np.full(n, 0.1),
-            empty_off=np.full(n, 0.2),
-            collection_days=np.zeros((n, 7), dtype=np.bool_),
-        )
-        return replace(rules, **scalars)
-
-
-@dataclass(frozen=True, eq=False)
-class BinBatch:
-    """Readings, one per element. `valid` False (out of range, lid open, sensor error) keeps
-    the fill out of every fill rule; its temperature and tilt still count. NaN: not known;
-    tilt 1 tilted, 0 upright, anything else not reported."""
-
-    index: IntArray
-    ts_s: FloatArray
-    fill: FloatArray
-    temperature_c: FloatArray
-    tilt: npt.NDArray[np.int8]
-    valid: BoolArray
-
-
-_FLOATS = (
-    "fill", "fill_ts_s", "last_ts_s", "last_temperature_c", "cycle_start_s", "cycle_peak",
-    "cycle_low", "last_emptied_s", "sum_t", "sum_f", "sum_tt", "sum_tf", "full_since_s",
-    "fire_since_s", "tilt_since_s", "late_since_s", "missed_since_s", "missed_day_s",
-)  # fmt: skip
-_INTS = ("cycle_n", "collections")
-_BOOLS = ("armed", "full", "empty", "fire", "tilted", "late", "missed")
-_WEEKS = ("weekday_gain", "weekday_hours")
-
-
-class BinState:
-    """Everything the rules remember of every bin; NaN: not seen yet.
-
-    `fill` and `fill_ts_s` are the last valid reading, `last_ts_s` the last reading of any
-    kind. The cycle (since the last emptying, or the first valid reading) keeps its low
-    (frozen once `armed`), its peak since that low and the regression sums of its valid
-    points (t in hours from `cycle_start_s`). `weekday_gain`/`weekday_hours` [n, 7] sum the
-    rises of the fill and the hours they took, per local weekday. Each alert keeps its flag
-    and its since time; `missed_day_s` is the end of the last collection day raised as missed.
-    """
-
-    WIDTH: ClassVar[int] = len(_FLOATS) + len(_INTS) + len(_BOOLS) + 7 * len(_WEEKS)
-
-    def __init__(self, n: int) -> None:
-        self.size = n
-        self.width = self.WIDTH  # as WaterState's, whose width depends on the instance
-        nan, zero, false = np.full(n, _NAN), np.zeros(n, dtype=np.int64), np.zeros(n, np.bool_)
-        self.fill, self.fill_ts_s, self.last_ts_s = nan.copy(), nan.copy(), nan.copy()
-        self.last_temperature_c = nan.copy()
-        self.cycle_start_s, self.cycle_peak, self.cycle_low = nan.copy(), nan.copy(), nan.copy()
-        self.last_emptied_s = nan.copy()
-        self.sum_t, self.sum_f, self.sum_tt, self.sum_tf = (np.zeros(n) for _ in range(4))
-        self.full_since_s, self.fire_since_s, self.tilt_since_s = (nan.copy() for _ in range(3))
-        self.late_since_s, self.missed_since_s, self.missed_day_s = (nan.copy() for _ in range(3))
-        self.cycle_n, self.collections = zero.copy(), zero.copy()
-        self.armed, self.full, self.empty, self.fire = (false.copy() for _ in range(4))
-        self.tilted, self.late, self.missed = false.copy(), false.copy(), false.copy()
-        self.weekday_gain, self.weekday_hours = np.zeros((n, 7)), np.zeros((n, 7))
-
-    def pack(self, indexes: IntArray) -> FloatArray:
-        """Rows [len(indexes), WIDTH] of float64 holding everything a restart needs."""
-        scalars = [getattr(self, name)[indexes].astype(np.float64) for name in _FLOATS]
-        scalars += [getattr(self, name)[indexes].astype(np.float64) for name in _INTS + _BOOLS]
-        weeks = [getattr(self, name)[indexes] for name in _WEEKS]
-        return np.column_stack([*scalars, *weeks]).reshape(len(indexes), self.WIDTH)
-
-    def unpack(self, indexes: IntArray, rows: FloatArray) -> None:
-        """Restore the bins `indexes` from `pack`'s rows; a round trip is exact."""
-        if rows.shape != (len(indexes), self.WIDTH):
-            raise ValueError(f"rows must be [{len(indexes)}, {self.WIDTH}], not {rows.shape}")
-        column = 0
-        for name in _FLOATS + _INTS + _BOOLS:
-            target = getattr(self, name)
-            target[indexes] = rows[:, column].astype(target.dtype)
-            column += 1
-        for name in _WEEKS:
-            getattr(self, name)[indexes] = rows[:, column : column + 7]
-            column += 7
-
-    def alert(self, kind: str) -> tuple[BoolArray, FloatArray]:
-        """The flags and since times of alert `kind` (one of CHANGE_KINDS)."""
-        return {
-            "bin_full": (self.full, self.full_since_s),
-            "bin_fire": (self.fire, self.fire_since_s),
-            "bin_tilt": (self.tilted, self.tilt_since_s),
-            "collection_late": (self.late, self.late_since_s),
-            "missed_pickup": (self.missed, self.missed_since_s),
-        }[kind]
-
-    def fill_rate_per_day(self, rules: BinRules) -> FloatArray:
-        """Fill ratio per day over the current cycle (NaN: too few readings or too short)."""
-        return bins_forecast.fill_rate_per_day(self, rules)
-
-    def forecast_full_s(self, rules: BinRules, now_s: float, utc_offset_s: float) -> FloatArray:
-        """When each bin reaches full_on, epoch s (NaN: no forecast); see bins_forecast."""
-        return bins_forecast.forecast_full_s(self, rules, now_s, utc_offset_s)
 
 
 def in_time_order(changes: list[Change]) -> list[Change]:
@@ -175,6 +53,11 @@ def step_bins(
     if np.any((batch.index < 0) | (batch.index >= state.size)):
         raise ValueError(f"bin index outside 0..{state.size - 1}")
     rows = np.flatnonzero(np.isfinite(batch.ts_s))
+    step = _Step(state, rules, utc_offset_s)
+    if len(rows) and np.bincount(batch.index[rows]).max() == 1:  # each bin once: one round
+        with np.errstate(all="ignore"):
+            step.apply(batch, rows)
+        return in_time_order(step.changes), sorted(step.events, key=lambda e: (e.at_s, e.index))
     rows = rows[np.argsort(batch.ts_s[rows], kind="stable")]
     rows = rows[np.argsort(batch.index[rows], kind="stable")]  # by bin, then time, then arrival
     bins = batch.index[rows]
@@ -182,7 +65,6 @@ def step_bins(
     first[1:] = bins[1:] != bins[:-1]
     positions = np.arange(len(rows))
     rank = positions - np.maximum.accumulate(np.where(first, positions, 0))
-    step = _Step(state, rules, utc_offset_s)
     with np.errstate(all="ignore"):  # any finite or NaN input: inf and NaN, never a warning
         for round_ in range(int(rank.max()) + 1 if len(rows) else 0):
             step.apply(batch, rows[rank == round_])
@@ -251,7 +133,7 @@ class _Step:
         going, anew = ~first & ~emptied, first | emptied
         self.emptying(i[emptied], ts[emptied], fill[emptied])
         self.cycle_goes_on(i[going], ts[going], fill[going])
-        self.start_cycle(i[anew], ts[anew], fill[anew])
+        self.start_cycle(i[anew], ts[anew], fill[anew], armed=first[anew])
         # the reading that shows an emptying ends full and cannot start it: the next one judges
         was = state.full[i]
         full = ~emptied & np.where(was, fill > rules.full_off[i], fill >= rules.full_on[i])
@@ -296,10 +178,14 @@ class _Step:
         state.sum_tf[i] += t_h * fill
         bins_forecast.learn_weekdays(state, i, ts, fill, self.offset_s)
 
-    def start_cycle(self, i: IntArray, ts: FloatArray, fill: FloatArray) -> None:
+    def start_cycle(self, i: IntArray, ts: FloatArray, fill: FloatArray, armed: BoolArray) -> None:
+        """A new cycle from this reading. The first cycle of a bin starts armed: its first
+        reading came after no emptying that a noisy fall could count twice, and the truck may
+        come before the fill has risen by emptying_rearm (a slow bin seen at 50 % at midnight,
+        emptied at 06:00)."""
         state = self.state
         state.cycle_start_s[i], state.cycle_peak[i], state.cycle_low[i] = ts, fill, fill
-        state.armed[i], state.cycle_n[i] = False, 1
+        state.armed[i], state.cycle_n[i] = armed, 1
         state.sum_t[i], state.sum_f[i], state.sum_tt[i], state.sum_tf[i] = 0.0, fill, 0.0, 0.0
 
 

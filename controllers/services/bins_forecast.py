@@ -23,7 +23,8 @@ import numpy as np
 from controllers.services.changes import BoolArray, Change, FloatArray, IntArray
 
 if TYPE_CHECKING:
-    from controllers.services.bins import BinRules, BinState
+    from controllers.services.bins_rules import BinRules
+    from controllers.services.bins_state import BinState
 
 DAY_S = 86400.0
 HOUR_S = 3600.0

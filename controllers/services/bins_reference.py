@@ -100,6 +100,7 @@ class ReferenceBin:
         emptied = False
         if math.isnan(self.cycle_start_s):  # the bin's first valid reading
             self.start_cycle(ts_s, fill)
+            self.armed = True  # no emptying before it to count twice
         elif self.armed and fill <= self.peak - self.rules.emptying_drop:
             emptied = True
             self.collections += 1

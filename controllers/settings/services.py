@@ -59,6 +59,13 @@ class Bins(BaseModel):
         "it, on the way within twice it",
     )
 
+    round_margin: Ratio = Field(
+        default=0.2,
+        description="a bin with collection days is urgent when forecast full before its next "
+        "round after today, the time to it lengthened by this share: the forecast follows "
+        "the fill's weekly pace, and by day a bin fills faster than on average",
+    )
+
     @model_validator(mode="after")
     def _hysteresis_bands(self) -> Self:
         if self.full_clear >= self.full_at:

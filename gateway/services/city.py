@@ -18,7 +18,7 @@ every `EVALUATE_S`, and what comes out is
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -166,6 +166,20 @@ class CityServices:
         forecast = self.bin_state.forecast_full_s(self.bin_rules, now_s, offset_s)
         return [float(value) for value in forecast]
 
+    def next_rounds_s(self, now_s: float) -> list[float]:
+        """Each bin's next scheduled collection day after today, as the epoch second of its
+        local midnight (NaN: a bin without collection days)."""
+        today = datetime.fromtimestamp(now_s, self.zone).date()
+        starts = [
+            datetime.combine(today + timedelta(days=d), time(), self.zone).timestamp()
+            for d in range(1, 8)
+        ]
+        weekdays = [(today.weekday() + d) % 7 for d in range(1, 8)]
+        days = self.bin_rules.collection_days[:, weekdays]  # [bins, the next 7 days]
+        first = np.argmax(days, axis=1)
+        found = np.where(days.any(axis=1), np.array(starts)[first], np.nan)
+        return [float(value) for value in found]
+
     def due(self, now_s: float, within_s: float | None = None) -> list[DueBin]:
         """The collection list now (horizon: the policy's `bins.due_within_s` by default)."""
         horizon_s = self.policy.bins.due_within_s if within_s is None else within_s
@@ -175,8 +189,10 @@ class CityServices:
             fill=[float(value) for value in state.fill],
             full=[bool(value) for value in state.full],
             forecast_s=self.forecasts_s(now_s),
+            next_round_s=self.next_rounds_s(now_s),
             now_s=now_s,
             within_s=horizon_s,
+            round_margin=self.policy.bins.round_margin,
         )
 
     def due_message(self, now_s: float, due: list[DueBin] | None = None) -> Message:

@@ -1,8 +1,11 @@
 """The collection list and the active leaks, read off the rules' state.
 
 The collection list (`luciole bins due`, retained on `bins/due`): *urgent* are bins that are
-full or forecast full within the horizon, *on the way* those forecast full within twice the
-horizon; each with its fill, its forecast (FIWARE `nextActuationDeadline`) and the reason.
+full or forecast full within the horizon, or, for a bin with collection days, before the start
+of its next collection day after today, the time to it lengthened by `bins.round_margin` (left
+today, it would overflow before the truck comes back); *on the way* those forecast full
+within twice the horizon. Each with its fill, its forecast (FIWARE `nextActuationDeadline`)
+and the reason.
 """
 
 import math
@@ -70,10 +73,14 @@ def due_bins(
     fill: list[float],
     full: list[bool],
     forecast_s: list[float],
+    next_round_s: list[float],
     now_s: float,
     within_s: float,
+    round_margin: float = 0.0,
 ) -> list[DueBin]:
-    """Urgent bins first (full ones, then by forecast), then those on the way."""
+    """Urgent bins first (full ones, then by forecast), then those on the way.
+    `next_round_s`: the start of each bin's next collection day after today (NaN: none, and
+    NaN compares False); `round_margin` lengthens the time to it."""
     found: list[DueBin] = []
     for index, device_id in enumerate(bins.ids):
         level, forecast = fill[index], forecast_s[index]
@@ -83,6 +90,9 @@ def due_bins(
             reason = "full"
         elif known and forecast <= now_s + within_s:
             urgency, reason = "urgent", f"forecast full in {_hours(forecast - now_s)}"
+        elif known and forecast - now_s < (next_round_s[index] - now_s) * (1 + round_margin):
+            urgency = "urgent"
+            reason = f"forecast full in {_hours(forecast - now_s)}, before its next round"
         elif known and forecast <= now_s + 2 * within_s:
             urgency, reason = "on_the_way", f"forecast full in {_hours(forecast - now_s)}"
         else:

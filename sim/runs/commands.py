@@ -18,12 +18,17 @@ from gateway.config import load_settings
 from gateway.wire.trace import TraceError, read_trace
 from sim.report.outputs import compare_table, format_summary, write_report
 from sim.report.plots import plot_compare
+from sim.report.services_report import score_table, write_services_report
 from sim.runs.offline import BatchPipeline, decode_events
 from sim.runs.replay import compare, replay_offline
 from sim.runs.run import Loaded, load, load_policy, run_offline, summary_of
 from sim.runs.run import Progress as Report
+from sim.runs.services import load_services, run_services
+from sim.runs.services import summary as services_summary
+from sim.world.services import scenario_kind
 
 EXIT_OK, EXIT_INVALID, EXIT_DIFFERENT = 0, 2, 1
+NIGHT_SEED = 1
 
 
 @contextmanager
@@ -50,15 +55,24 @@ def _night(loaded: Loaded, policy: Policy, seed: int, label: str) -> Any:
 
 
 def sim_run(args: argparse.Namespace) -> int:
-    """One night of the scenario offline; summary.json, night.png and report.md in --out."""
+    """One night of the scenario offline; summary.json, night.png and report.md in --out. A
+    services scenario (`kind: services`): its month of bins and meters, scored against the
+    truth; summary.json, bin.png, meter.png and report.md."""
+    try:
+        if scenario_kind(args.scenario) == "services":
+            return _services_run(args)
+    except (ConfigError, ValueError, OSError) as error:
+        print(f"luciole sim run: {error}", file=sys.stderr)
+        return EXIT_INVALID
     try:
         loaded = load(args.scenario)
         policy = load_policy(args.policy)
     except (ConfigError, ValueError, OSError) as error:
         print(f"luciole sim run: {error}", file=sys.stderr)
         return EXIT_INVALID
-    result = _night(loaded, policy, args.seed, loaded.scenario.name)
-    data = summary_of(result, loaded, str(args.policy), args.seed)
+    seed = NIGHT_SEED if args.seed is None else args.seed
+    result = _night(loaded, policy, seed, loaded.scenario.name)
+    data = summary_of(result, loaded, str(args.policy), seed)
     district = result.district
     paths = write_report(
         args.out,
@@ -69,6 +83,20 @@ def sim_run(args: argparse.Namespace) -> int:
         hourly=district.metrics.hourly,
     )
     print(format_summary(_Written(data, paths.summary_json, paths.plot_png)))
+    print(f"Report: {paths.report_md}")
+    return EXIT_OK
+
+
+def _services_run(args: argparse.Namespace) -> int:
+    world = load_services(args.scenario, args.seed)
+    policy = load_policy(args.policy)
+    with progress_bar(world.scenario.name) as report:
+        run = run_services(world, policy, report)
+    seed = world.scenario.seed if args.seed is None else args.seed
+    data = services_summary(run, str(args.policy), seed)
+    paths = write_services_report(args.out, data, run.devices, run.detections)
+    print("\n".join(score_table(data)))
+    print(f"Summary: {paths.summary_json}\nPlots: {paths.bin_png}, {paths.meter_png}")
     print(f"Report: {paths.report_md}")
     return EXIT_OK
 

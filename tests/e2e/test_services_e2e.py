@@ -21,6 +21,7 @@ from tests.e2e.support import TIMEOUT_S, running_daemon, stderr_until, write_sit
 
 QUARTER_S = 900.0
 LEAK_M3H = 0.02  # 20 L/h, never a dry hour: a leak by the meters' rule after a day
+HOURS = 30
 
 
 @pytest.fixture
@@ -80,59 +81,20 @@ async def test_a_leak_survives_a_kill_inside_its_window_and_is_ended_once(
         )
     site_id = f"leak-{uuid.uuid4().hex[:8]}"
     site = write_site(tmp_path, own_broker.info, site_id, "30%")
-    root = f"luciole/{site_id}"
-    topic = f"{root}/sensor/water/meter-1"
-    hours = 30
-    start_s = (time.time() // 3600 - hours - 2) * 3600  # on an hour, a day and more ago
-    leaking, total = _readings(start_s, hours * 4, 0, 100.0, LEAK_M3H)
-    hold = tmp_path / "hold"
-    os.mkfifo(hold)  # nobody writes to it: the daemon waits there until it is killed
-    monkeypatch.setenv(HOLD_AFTER_ALERT_ENV, str(hold))
+    meter = Meter(f"luciole/{site_id}", (time.time() // 3600 - HOURS - 2) * 3600)
     async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier=f"t-{site_id}") as c:
-        alerts = Alerts(c, root)
-        await c.subscribe(f"{root}/alert/#", qos=1)
-        async with running_daemon(site) as daemon:
-            await stderr_until(daemon, "connected")
-            for body in leaking:
-                await c.publish(topic, body, qos=1)
-            first = await alerts.until("water_leak", True)
-            await stderr_until(daemon, "test hook: holding after an alert")
-            daemon.kill()  # inside the window: alert out, its batch neither stored nor acked
-            await daemon.wait()
-        assert first["device"] == "meter-1"
-        assert float(str(first["rate_m3h"])) == pytest.approx(LEAK_M3H, rel=0.05)
-        assert float(str(first["since"])) == pytest.approx(start_s, abs=3600)
-
-        monkeypatch.delenv(HOLD_AFTER_ALERT_ENV)
-        async with running_daemon(site) as daemon:
-            await stderr_until(daemon, "connected")
-            again = await alerts.until("water_leak", True)  # redelivered, raised the same
-            assert again == first, "the same alert, not a second leak"
-            daemon.send_signal(signal.SIGTERM)
-            await stderr_until(daemon, "stopped")
-        async with running_daemon(site) as daemon:
-            restored = await stderr_until(daemon, "city services restored")
-            assert "active_alerts=1" in restored
-            assert await alerts.until("water_leak", True) == first  # republished, unchanged
-            daemon.kill()
-            await daemon.wait()
-        dry, _ = _readings(start_s + hours * 3600, 8, hours * 4, total, 0.0)  # two dry hours
-        async with running_daemon(site) as daemon:
-            await stderr_until(daemon, "city services restored")
-            for body in dry:
-                await c.publish(topic, body, qos=1)
-            ended = await alerts.until("water_leak", False)
-            daemon.send_signal(signal.SIGTERM)
-            await stderr_until(daemon, "stopped")
+        alerts = Alerts(c, meter.root)
+        await c.subscribe(f"{meter.root}/alert/#", qos=1)
+        first = await _raised_then_killed_in_the_window(site, c, alerts, meter, monkeypatch)
+        await _redelivered_then_restored(site, alerts, first)
+        ended = await _ended_by_dry_hours(site, c, alerts, meter)
         assert ended["since"] == first["since"], "the leak the first daemon raised ended"
         raised = [b for _, b in alerts.seen if b["type"] == "water_leak" and b["active"]]
         assert all(b == first for b in raised), "never a second leak"
-
     async with aiomqtt.Client("127.0.0.1", own_broker.port, identifier=f"r-{site_id}") as c:
-        retained = Alerts(c, root)
-        await c.subscribe(f"{root}/alert/water_leak/meter-1", qos=1)
+        retained = Alerts(c, meter.root)
+        await c.subscribe(f"{meter.root}/alert/water_leak/meter-1", qos=1)
         assert (await retained.until("water_leak", False))["since"] == first["since"]
-
     spool = Spool(tmp_path / "spool" / "luciole.db")
     leak_rows = [
         body
@@ -140,3 +102,70 @@ async def test_a_leak_survives_a_kill_inside_its_window_and_is_ended_once(
         if body["kind"] == "alert" and body.get("type") == "water_leak"
     ]
     assert [r["active"] for r in leak_rows] == [True, False], "stored once each"
+
+
+class Meter:
+    """meter-1 of the site: its topic, and 30 h of 20 L/h readings from `start_s`."""
+
+    def __init__(self, root: str, start_s: float) -> None:
+        self.root, self.start_s = root, start_s
+        self.topic = f"{root}/sensor/water/meter-1"
+        self.leaking, self.total_m3 = _readings(start_s, HOURS * 4, 0, 100.0, LEAK_M3H)
+
+
+async def _raised_then_killed_in_the_window(
+    site: Path,
+    client: aiomqtt.Client,
+    alerts: Alerts,
+    meter: Meter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, object]:
+    """The leak's readings in, the alert out; the daemon killed before it stored the batch."""
+    hold = site.parent / "hold"
+    os.mkfifo(hold)  # nobody writes to it: the daemon waits there until it is killed
+    monkeypatch.setenv(HOLD_AFTER_ALERT_ENV, str(hold))
+    async with running_daemon(site) as daemon:
+        await stderr_until(daemon, "connected")
+        for body in meter.leaking:
+            await client.publish(meter.topic, body, qos=1)
+        first = await alerts.until("water_leak", True)
+        await stderr_until(daemon, "test hook: holding after an alert")
+        daemon.kill()  # inside the window: alert out, its batch neither stored nor acked
+        await daemon.wait()
+    monkeypatch.delenv(HOLD_AFTER_ALERT_ENV)
+    assert first["device"] == "meter-1"
+    assert float(str(first["rate_m3h"])) == pytest.approx(LEAK_M3H, rel=0.05)
+    assert float(str(first["since"])) == pytest.approx(meter.start_s, abs=3600)
+    return first
+
+
+async def _redelivered_then_restored(site: Path, alerts: Alerts, first: dict[str, object]) -> None:
+    """Back up, the redelivered readings raise the same alert; stopped cleanly and started
+    again, the daemon restores the leak and republishes it unchanged; then killed."""
+    async with running_daemon(site) as daemon:
+        await stderr_until(daemon, "connected")
+        again = await alerts.until("water_leak", True)  # redelivered, raised the same
+        assert again == first, "the same alert, not a second leak"
+        daemon.send_signal(signal.SIGTERM)
+        await stderr_until(daemon, "stopped")
+    async with running_daemon(site) as daemon:
+        restored = await stderr_until(daemon, "city services restored")
+        assert "active_alerts=1" in restored
+        assert await alerts.until("water_leak", True) == first  # republished, unchanged
+        daemon.kill()
+        await daemon.wait()
+
+
+async def _ended_by_dry_hours(
+    site: Path, client: aiomqtt.Client, alerts: Alerts, meter: Meter
+) -> dict[str, object]:
+    """Restarted after the kill, two dry hours end the leak it restored."""
+    dry, _ = _readings(meter.start_s + HOURS * 3600, 8, HOURS * 4, meter.total_m3, 0.0)
+    async with running_daemon(site) as daemon:
+        await stderr_until(daemon, "city services restored")
+        for body in dry:
+            await client.publish(meter.topic, body, qos=1)
+        ended = await alerts.until("water_leak", False)
+        daemon.send_signal(signal.SIGTERM)
+        await stderr_until(daemon, "stopped")
+    return ended

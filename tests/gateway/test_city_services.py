@@ -15,7 +15,7 @@ START_S = 1_740_960_000.0  # 2025-03-03T00:00:00Z, a Monday
 QUARTER_S = 900.0
 
 
-def _site(extra_devices: str = "") -> SiteConfig:
+def _site(collection_days: tuple[str, ...] = ()) -> SiteConfig:
     return SiteConfig.model_validate(
         {
             "site": {"id": "t", "latitude": 47.47, "longitude": -0.55, "timezone": "UTC"},
@@ -26,7 +26,7 @@ def _site(extra_devices: str = "") -> SiteConfig:
                 "meter-1": {"kind": "water", "segment": "s1"},
                 "meter-2": {"kind": "water", "segment": "s1", "continuous_flow_expected": True},
                 "bin-1": {"kind": "bin", "segment": "s1", "empty_distance_mm": 1000,
-                          "full_distance_mm": 0, "collection_days": ["mon"]},
+                          "full_distance_mm": 0, "collection_days": list(collection_days)},
             },
         }
     )  # fmt: skip
@@ -132,6 +132,23 @@ def test_the_collection_list_is_published_when_its_members_change() -> None:
     emptied = city.step(START_S + 61 * 3600)
     assert ("bin-1", START_S + 61 * 3600) in emptied.emptyings
     assert city.due(START_S + 61 * 3600) == []
+
+
+def test_a_bin_that_would_overflow_before_its_next_round_is_urgent_on_this_one() -> None:
+    """Filling 10 % a day from 40 %: full on Saturday. Collected on Mondays and Thursdays it
+    can wait for Thursday; collected on Mondays only, it is urgent on Monday, and the reason
+    says why."""
+    city = CityServices(_site(("mon", "thu")), Policy())
+    for k in range(12):  # Monday 00:00 to 11:00
+        city.accept(_bin(k, 0.4 + 0.1 * k / 24))
+        city.step(START_S + k * 3600)
+    assert city.due(START_S + 11 * 3600) == []  # full on Saturday, after Thursday's round
+    weekly = CityServices(_site(("mon",)), Policy())
+    for k in range(12):
+        weekly.accept(_bin(k, 0.4 + 0.1 * k / 24))
+        weekly.step(START_S + k * 3600)
+    (due,) = weekly.due(START_S + 11 * 3600)
+    assert due.urgency == "urgent" and due.reason.endswith("before its next round")
 
 
 def _urgencies(listed: dict[str, object]) -> list[object]:
