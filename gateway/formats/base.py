@@ -10,6 +10,7 @@ A decoder never raises anything but `DecodeError`.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controllers.services.water_rules import FLAGS as WATER_FLAGS
 from gateway.wire.payloads import Kind
 
 # The value names a decoder may use, per kind, with units in the names.
@@ -42,19 +43,7 @@ OTHER_ALARM = "other:"
 ALARMS: Mapping[Kind, frozenset[str]] = {
     "pedestrian": frozenset(),
     "bin": frozenset({"tilt", "fire", "low_battery", "sensor_error", "full"}),
-    "water": frozenset(
-        {
-            "leak",
-            "burst",
-            "backflow",
-            "tamper",
-            "dry",
-            "low_battery",
-            "meter_error",
-            "frost",
-            "overflow",
-        }
-    ),
+    "water": frozenset(WATER_FLAGS),  # the water rules know each by its bit
 }
 
 

@@ -193,3 +193,33 @@ def test_batch_replay_agrees_with_the_exact_one_on_tick_aligned_events(
     monkeypatch.setattr(batch, "tick_arrays", watched)
     batch.run(events, 1.0, until_s=start_s + 700)
     assert compare(got, expected).same
+
+
+def test_replay_offline_raises_the_city_services_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A recorded day and more of a leaking meter, replayed offline: the leak alert is among
+    what the daemon would have published, with its time, topic and payload."""
+    (tmp_path / "site.yaml").write_text(
+        "site: {id: rec, latitude: 47.47, longitude: -0.55, timezone: Europe/Paris}\n"
+        "tick_s: 1m\n"
+        "segments: [{id: s1, street: a, order: 1, length_m: 30, rated_power_w: 40}]\n"
+        "devices: {meter-1: {kind: water, segment: s1}}\n"
+    )
+    (tmp_path / "policy.yaml").write_text("{}\n")
+    start_s = 1_740_960_000.0  # 2025-03-03T00:00:00Z
+    lines = [json.dumps({"trace": "luciole", "version": 1, "site": "rec", "start_s": start_s})]
+    for k in range(30 * 4):  # 30 h of 20 L/h, a reading every quarter of an hour
+        body = json.dumps({"ts": start_s + k * 900, "seq": k, "total_m3": 10 + k * 0.005})
+        record = {"t": start_s + k * 900, "topic": "luciole/rec/sensor/water/meter-1"}
+        lines.append(json.dumps({**record, "payload": body}))
+    trace, out = tmp_path / "meter.jsonl", tmp_path / "published.jsonl"
+    trace.write_text("\n".join(lines) + "\n")
+    config = ["--config", str(tmp_path / "site.yaml")]
+    assert main(["replay", str(trace), "--offline", *config, "--out", str(out)]) == 0
+    published = [json.loads(line) for line in out.read_text().splitlines()]
+    (leak,) = [p for p in published if p["topic"] == "luciole/rec/alert/water_leak/meter-1"]
+    assert leak["payload"]["active"] is True and leak["payload"]["since"] == start_s
+    # 20 known hours without a dry one, of the 24 (the 4 before the first reading unknown)
+    assert leak["t"] == start_s + 20 * 3600
+    assert "1 alert message(s)" in capsys.readouterr().out
