@@ -17,7 +17,7 @@ every `EVALUATE_S`, and what comes out is
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -143,7 +143,7 @@ class CityServices:
     def _take(
         self, served: Served, room: str, fleet: Fleet, changes: list[Change], events: list[Event]
     ) -> None:
-        for change in changes:
+        for change in map(self._costed, changes):
             message = alert_message(change, fleet, self.topics)
             served.messages.append(message)
             served.rows.append(alert_row(change, fleet))
@@ -159,6 +159,14 @@ class CityServices:
             served.rows.append(event_row(item, fleet))
             if item.kind == "bin_emptied":
                 served.emptyings.append((fleet.ids[item.index], item.at_s))
+
+    def _costed(self, change: Change) -> Change:
+        """A leak's change with what its volume costs at the site's price (none at 0)."""
+        price = self.site.water.price_per_m3
+        volume = change.details.get("volume_m3")
+        if change.kind != "water_leak" or volume is None or price <= 0:
+            return change
+        return replace(change, details={**change.details, "cost": volume * price})
 
     def forecasts_s(self, now_s: float) -> list[float]:
         """Each bin's forecast full time (NaN: none), in `bins.ids` order."""

@@ -73,6 +73,7 @@ def test_a_day_without_a_dry_hour_raises_a_leak_once_with_its_cost() -> None:
     body = json.loads(message.payload)
     assert message.retain and body["active"] is True and body["since"] == START_S
     assert body["rate_m3h"] == pytest.approx(0.02)
+    assert body["cost"] == pytest.approx(body["volume_m3"] * 4.0, abs=1e-3)
     (leak,) = city.leaks(START_S + 26 * 3600)
     assert leak.volume_m3 == pytest.approx(0.02 * 26, rel=0.05)
     assert leak.cost == pytest.approx(leak.volume_m3 * 4.0)
