@@ -14,6 +14,7 @@ from controllers.services.changes import BoolArray, FloatArray, IntArray
 from controllers.services.water_hours import (
     HOUR_S,
     PERIOD_KNOWN_SHARE,
+    PERIOD_ORIGIN_S,
     Completed,
     HourRing,
     HourSpan,
@@ -104,9 +105,10 @@ def _night(step: Step, done: Completed) -> None:
 
 def _period_of(step: Step, time_s: FloatArray) -> FloatArray:
     """The number of the consumption period `time_s` falls in (periods start at local
-    midnight: epoch multiples of the period, shifted by the UTC offset)."""
+    midnight: multiples of the period from PERIOD_ORIGIN_S, shifted by the UTC offset)."""
     period_s = step.rules.consumption_period_s
-    period: FloatArray = np.floor((time_s + step.utc_offset_s) / period_s)
+    local_s = time_s + step.utc_offset_s - PERIOD_ORIGIN_S
+    period: FloatArray = np.floor(local_s / period_s)
     return period
 
 
@@ -138,7 +140,7 @@ def _close(step: Step, meters: IntArray, following: FloatArray) -> None:
     judged = state.period_known_h[meters] >= PERIOD_KNOWN_SHARE * period_s / HOUR_S
     usual = state.past_m3[meters] / np.maximum(count, 1)
     high = judged & (count > 0) & (usual > 0) & (volume > rules.consumption_factor * usual)
-    start_s = state.period[meters] * period_s - step.utc_offset_s
+    start_s = state.period[meters] * period_s + PERIOD_ORIGIN_S - step.utc_offset_s
     end_s = start_s + period_s
     details = {"period_m3": volume, "usual_m3": usual, "history_periods": count}
     starts = high & ~state.high_active[meters]

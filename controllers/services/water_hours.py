@@ -31,6 +31,9 @@ HOUR_S = 3600.0
 # known: a meter installed mid-week, or a week mostly silent, would otherwise enter the
 # history at a fraction of its volume and make the next full week look high.
 PERIOD_KNOWN_SHARE = 0.75
+# Consumption periods are counted from Monday 1970-01-05 (the epoch began on a Thursday): a
+# weekly period is a calendar week, Monday to Sunday, from local midnight.
+PERIOD_ORIGIN_S = 4 * 86400.0
 
 
 class Outcome:

@@ -12,7 +12,7 @@ from collections import deque
 
 from controllers.services.changes import Change, Event
 from controllers.services.water import FLAGS, WaterBatch, WaterRules
-from controllers.services.water_hours import PERIOD_KNOWN_SHARE
+from controllers.services.water_hours import PERIOD_KNOWN_SHARE, PERIOD_ORIGIN_S
 
 HOUR_S = 3600.0
 DAY_S = 86400.0
@@ -197,7 +197,8 @@ class ReferenceMeter:
         self.change("water_leak", True, since, end_s, rate_m3h=rate, volume_m3=lost)
 
     def period_of(self, time_s: float, utc_offset_s: float) -> int:
-        return math.floor((time_s + utc_offset_s) / self.rules.consumption_period_s)
+        local_s = time_s + utc_offset_s - PERIOD_ORIGIN_S
+        return math.floor(local_s / self.rules.consumption_period_s)
 
     def add_to_period(self, hour: int, hour_m3: float, utc_offset_s: float) -> None:
         """The hour belongs to the period it starts in; a period closes at its end."""
@@ -222,7 +223,7 @@ class ReferenceMeter:
         if self.period_known_h >= PERIOD_KNOWN_SHARE * period_s / HOUR_S:
             usual = self.past_m3 / max(count, 1)
             high = count > 0 and usual > 0 and volume > rules.consumption_factor * usual
-            start_s = self.period * period_s - utc_offset_s
+            start_s = self.period * period_s + PERIOD_ORIGIN_S - utc_offset_s
             end_s = start_s + period_s
             numbers = {"period_m3": volume, "usual_m3": usual, "history_periods": float(count)}
             if high and self.high_since_s is None:

@@ -2,6 +2,7 @@
 burst, backflow, a stopped meter, the night flow, a high week, a replay, a restart."""
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -284,8 +285,9 @@ def test_high_consumption_against_a_full_history() -> None:
 def test_a_partial_first_week_is_not_judged() -> None:
     """A meter installed on the fourth day of a week: that week is mostly unknown, and does
     not make the first full one look high."""
-    rules, state = WaterRules.uniform(1), WaterState(1)  # weeks from Thursday midnight
-    week_start = np.ceil(T0 / (7 * DAY)) * 7 * DAY
+    rules, state = WaterRules.uniform(1), WaterState(1)  # calendar weeks, Monday midnight
+    week_start = np.ceil((T0 - 4 * DAY) / (7 * DAY)) * 7 * DAY + 4 * DAY
+    assert datetime.fromtimestamp(week_start, UTC).weekday() == 0  # a Monday
     rows = metered(0, week_start - 3 * DAY, week_start + 7 * DAY + HOUR, 3600, lambda t: 0.01)
     changes, _ = run(state, rules, rows)
     assert changes == []
@@ -338,3 +340,15 @@ def test_the_reference_agrees_on_a_week_of_a_leaking_household() -> None:
 def test_the_rules_refuse_a_ring_too_short_for_the_window() -> None:
     with pytest.raises(ValueError, match="ring"):
         step_water(WaterState(1, hours=12), WaterRules.uniform(1), batch([]), 0.0)
+
+
+def test_a_weekly_period_is_a_calendar_week_from_monday() -> None:
+    """A week of twice the usual use is raised from its Monday's midnight to the next."""
+    rules, state = WaterRules.uniform(1), WaterState(1)
+    monday = np.ceil((T0 - 4 * DAY) / (7 * DAY)) * 7 * DAY + 4 * DAY
+    usage = lambda t: 0.05 if t >= monday + 14 * DAY else 0.02  # noqa: E731
+    rows = metered(0, monday, monday + 21 * DAY + HOUR, 3600, usage)
+    changes, _ = run(state, rules, rows)
+    (raised,) = [c for c in changes if c.kind == "high_consumption"]
+    assert datetime.fromtimestamp(raised.since_s, UTC).weekday() == 0
+    assert (raised.since_s, raised.at_s) == (monday + 14 * DAY, monday + 21 * DAY)
