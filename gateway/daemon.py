@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
@@ -30,6 +31,7 @@ from gateway.mqtt.publisher import Publisher
 from gateway.ops.admission import Admission
 from gateway.ops.housekeeping import Housekeeping
 from gateway.ops.metrics import Metrics
+from gateway.ops.notify import Notifier
 from gateway.ops.refusals import Refusals
 from gateway.ops.watch import FileWatch, watch_files
 from gateway.pipeline import Pipeline
@@ -94,6 +96,7 @@ class Daemon(MessageHandling):
         self.housekeeping = Housekeeping(
             self.spool, self.metrics, site.metrics_port, self._healthy, limits
         )
+        self.notifier = Notifier.from_environ()  # systemd's, when it runs us (Type=notify)
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -113,6 +116,7 @@ class Daemon(MessageHandling):
 
     def stop(self) -> None:
         """Ask the daemon to finish what it is doing and exit (signal-handler safe)."""
+        self.notifier.stopping("stopping: storing and acknowledging what was received")
         self._stopping.set()
 
     def request_reload(self) -> None:
@@ -123,7 +127,11 @@ class Daemon(MessageHandling):
 
     async def _reload_when_idle(self) -> None:
         async with self._busy:
-            self.reload()
+            self.notifier.reloading("reloading the site and policy files")
+            try:
+                self.reload()
+            finally:  # refused or not, the daemon serves again: systemd must hear it
+                self.notifier.ready_again(self._status())
 
     def reload(self) -> None:
         """Re-read the configuration; keep the running one if the new one is invalid."""
@@ -237,6 +245,7 @@ class Daemon(MessageHandling):
                     error=str(error),
                     retry_in_s=round(delay, 2),
                 )
+                self.notifier.status(f"broker unreachable, retrying in {delay:.0f} s: {error}")
                 await self._wait_stopping(delay)
 
     def _client(self) -> Client:
@@ -270,6 +279,7 @@ class Daemon(MessageHandling):
             segments=self.lighting.topology.size,
             devices=len(self.settings.site.devices),
         )
+        self.notifier.ready(self._status())  # connected and subscribed: serving
         self.watch.connected()  # retained commands of the last run are not forgeries
         self.lighting.resend_all()
         publisher = Publisher(client)
@@ -351,11 +361,27 @@ class Daemon(MessageHandling):
                 found = await self._serve_city(publisher, now_s)  # the time-driven rules
                 if found:
                     committer.add_rows(found, _nothing_to_ack, 0)
+            self.notifier.tick(time.monotonic())  # a stuck control loop stops the pings
             await self._clock.sleep(self.settings.site.tick_s)
 
+    def _status(self) -> str:
+        """The line `systemctl status` shows."""
+        site = self.settings.site
+        return (
+            f"serving {site.site.id}: {self.lighting.topology.size} segments, "
+            f"{len(site.devices)} devices, broker {site.broker.url}"
+        )
+
     async def _wait_stopping(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        """Wait `seconds` or until asked to stop. The watchdog is fed meanwhile: waiting for
+        the broker between retries is the daemon doing its work (a backoff reaches 30 s, as
+        long as a usual WatchdogSec), not a stuck loop."""
+        deadline_s = time.monotonic() + seconds
+        step_s = (self.notifier.watchdog_interval_s or seconds) / 2
+        while not self._stopping.is_set() and (left_s := deadline_s - time.monotonic()) > 0:
+            self.notifier.tick(time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=min(left_s, step_s))
 
 
 def _nothing_to_ack() -> None:

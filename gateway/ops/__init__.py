@@ -7,5 +7,6 @@
 - `admission`     per-source token buckets, charged before decoding: a flood is shed early.
 - `refusals`      refused messages sampled and counted in the log, their letters to the
                   dead-letter file and, rate-limited, to its topic; a summary per interval.
+- `notify`        systemd's notify protocol: ready, reload, stop, status, watchdog pings per tick.
 Imports: `gateway.store`, `gateway.logs`, `gateway.wire`, `controllers`.
 """
