@@ -13,13 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from controllers.settings import ConfigError
 from gateway.config import Settings
 from gateway.formats.common import MAX_PAYLOAD_BYTES
 from gateway.handling import MessageHandling
 from gateway.ingest.clocks import DeviceClocks
 from gateway.ingest.intake import Intake
-from gateway.lighting.authority import Authority, KeyUnavailableError, read_keys
+from gateway.lighting.authority import Authority, read_keys
 from gateway.lighting.control import Lighting
 from gateway.lighting.overrides import restore
 from gateway.lighting.services import LightingServices
@@ -35,6 +34,7 @@ from gateway.ops.notify import Notifier
 from gateway.ops.refusals import Refusals
 from gateway.ops.watch import FileWatch, watch_files
 from gateway.pipeline import Pipeline
+from gateway.reloading import Reloading
 from gateway.services.city import CityServices
 from gateway.store.committer import Committer
 from gateway.store.database import Writer, build_writer, last_drain
@@ -58,7 +58,7 @@ LAST_DRAIN_S = 10.0
 RECEIVE_BATCH = 1000
 
 
-class Daemon(MessageHandling):
+class Daemon(MessageHandling, Reloading):
     """Built from validated settings; `run()` serves until `stop()` is called."""
 
     def __init__(
@@ -118,64 +118,6 @@ class Daemon(MessageHandling):
         """Ask the daemon to finish what it is doing and exit (signal-handler safe)."""
         self.notifier.stopping("stopping: storing and acknowledging what was received")
         self._stopping.set()
-
-    def request_reload(self) -> None:
-        """Reload between messages and ticks, never in the middle of one (signal-handler safe)."""
-        task = asyncio.get_running_loop().create_task(self._reload_when_idle(), name="reload")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _reload_when_idle(self) -> None:
-        async with self._busy:
-            self.notifier.reloading("reloading the site and policy files")
-            try:
-                self.reload()
-            finally:  # refused or not, the daemon serves again: systemd must hear it
-                self.notifier.ready_again(self._status())
-
-    def reload(self) -> None:
-        """Re-read the configuration; keep the running one if the new one is invalid."""
-        if self._reload is None:
-            event(log, logging.WARNING, "reload ignored: this daemon was not started from files")
-            return
-        try:
-            new = self._reload()
-        except ConfigError as error:
-            for problem in error.problems:
-                event(
-                    log,
-                    logging.ERROR,
-                    "reload refused, keeping the running config",
-                    problem=problem,
-                )
-            return
-        try:
-            keys = read_keys(new.site.overrides, new.site_path.parent)
-        except KeyUnavailableError as error:
-            event(log, logging.ERROR, "reload refused, keeping the running config", problem=error)
-            return
-        old, self.settings = self.settings, new
-        if new.site != old.site:
-            if new.site.broker != old.site.broker:
-                event(
-                    log, logging.WARNING, "broker settings changed; restart the daemon to use them"
-                )
-            self.lighting = Lighting(new.site, new.policy, self._clock.now())
-            self.services.replace_lighting(self.lighting, self._clock.now())
-            self.intake = Intake(new.site, clocks=self.clocks, normaliser=self.intake.normaliser)
-            self.admission = Admission(new.site)
-            self.authority.replace_keys(keys, new.site.overrides.max_clock_skew_s)
-            self.authority.announce(self.lighting.topics.overrides)
-            self.watch = CommandWatch(self.lighting)
-            self.city = self.city.carried_into(new.site, new.policy)
-            self.pipeline = self._pipeline()
-            event(log, logging.INFO, "site reloaded; lamps will be sent their levels again")
-        else:
-            self.lighting.replace_policy(new.policy)
-            self.city = self.city.carried_into(new.site, new.policy)
-            self.pipeline = self._pipeline()
-            event(log, logging.INFO, "policy reloaded", file=str(new.policy_path))
-        self.config_watch.watch(new.files)
 
     async def run(self) -> None:
         """Serve MQTT and, when a database is configured, drain the spool into it."""
