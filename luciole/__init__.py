@@ -7,5 +7,6 @@ loads it or its extra). Nothing imports this package.
 - `decode`    the body of `luciole decode`.
 - `override`  `luciole override TARGET LEVEL --for 30m` and `--clear`.
 - `traces`    `luciole record`, `luciole replay` and the arguments of `luciole sim`.
+- `segments`  `import-lamps`: lamps ordered along streets, cut into segments, as YAML.
 Imports: `gateway`, `controllers`, and `sim` lazily.
 """

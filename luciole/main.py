@@ -22,7 +22,7 @@ from gateway.lighting.authority import check_keys
 from gateway.mqtt.broker import MissingExtraError
 from gateway.mqtt.client import check_credentials, warn_if_plaintext
 from gateway.wire.clock import Clock, SystemClock
-from luciole import files, override, services, traces
+from luciole import files, override, services, setup, traces
 from luciole.files import EXIT_INVALID, EXIT_OK, doc
 
 DEMO_TICK_REAL_S = 0.02
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="luciole",
         description="Adaptive street lighting and street sensors: the edge daemon and its tools.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"luciole {setup.installed_version()}"
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon for one site", description=doc(_run))
@@ -63,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=_check_config)
 
     files.register(sub)
+    setup.register(sub)
     override.register(sub)
     services.register(sub)
 

@@ -166,7 +166,9 @@ def _missed(
 ) -> list[Change]:
     """The 7 local days that ended last, most recent first, hold each weekday once: the first
     scheduled one is the bin's latest collection day. A bin watched since before that day
-    (its cycle began before it) was not collected, even one never seen emptied (a new bin)."""
+    (its cycle began before it) was not collected, even one never seen emptied (a new bin),
+    when its fill is at least emptying_drop within the day after (lower, an emptying could
+    have gone unseen)."""
     today = np.floor((now_s + utc_offset_s) / DAY_S)  # a float: any finite now_s will do
     days = today - np.arange(1.0, 8.0)
     scheduled = rules.collection_days[:, np.mod(days + _THURSDAY, 7).astype(np.intp)]
@@ -175,7 +177,11 @@ def _missed(
     end_s = start_s + DAY_S
     same_day = state.missed_day_s + DAY_S / 2 >= end_s  # an hour of DST is still the same day
     due = scheduled.any(axis=1) & (state.cycle_start_s < start_s) & (state.last_ts_s >= end_s)
-    due &= ~same_day
+    # Only a bin whose emptying would have shown, judged in the day after: one under
+    # emptying_drop could have been emptied with no fall the rule can see (and, days later,
+    # have filled past it again); a false alarm sends a truck for nothing.
+    judged = (state.fill >= rules.emptying_drop) & (now_s - end_s <= DAY_S)
+    due &= ~same_day & judged
     state.missed |= due
     state.missed_since_s[due] = state.missed_day_s[due] = end_s[due]
     rows = zip(

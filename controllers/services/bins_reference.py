@@ -168,7 +168,15 @@ class ReferenceBin:
             start_s = day * DAY_S - offset_s
             end_s = start_s + DAY_S
             same_day = self.missed_day_s + DAY_S / 2 >= end_s  # an hour of DST: the same day
-            if self.cycle_start_s < start_s and self.last_ts_s >= end_s and not same_day:
+            visible = (  # an emptying would have shown, judged in the day after
+                self.fill >= self.rules.emptying_drop and now_s - end_s <= DAY_S
+            )
+            if (
+                self.cycle_start_s < start_s
+                and self.last_ts_s >= end_s
+                and not same_day
+                and visible
+            ):
                 self.since["missed_pickup"] = self.missed_day_s = end_s
                 details = {"fill": self.fill, "weekday": float(weekday_of_day(day))}
                 changes.append(Change("missed_pickup", self.index, True, end_s, end_s, details))

@@ -102,5 +102,9 @@ def summary(run: ServicesRun, policy_name: str, seed: int) -> dict[str, object]:
         "true_leaks": len(truth.leaks),
         "true_emptyings": len(truth.emptyings),
         "alerts_raised": sum(1 for a in run.detections.alerts if a[4]),
+        "true_missed_pickups": len(truth.missed_pickups),
+        "missed_pickup_alerts": sum(
+            1 for kind, *_, active in run.detections.alerts if kind == "missed_pickup" and active
+        ),
         **{k: (None if math.isnan(v) else round(v, 4)) for k, v in run.scores.items()},
     }

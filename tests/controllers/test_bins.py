@@ -269,6 +269,19 @@ def test_a_missed_pickup_is_raised_once_from_the_day_end_and_ended_by_an_emptyin
     ]
 
 
+def test_a_bin_too_empty_to_show_an_emptying_is_never_said_missed() -> None:
+    """At 10 % a truck's visit makes no fall the rule can see: missed or not, nobody knows,
+    so no missed_pickup (a false one sends a truck for nothing); at 35 % it is raised."""
+    days = np.zeros((2, 7), dtype=np.bool_)
+    days[:, 2] = True  # Wednesdays
+    rules = replace(BinRules.uniform(2), collection_days=days)
+    state = BinState(2)
+    step_bins(state, rules, batch([0, 1], MONDAY, [0.08, 0.3]), 0.0)
+    step_bins(state, rules, batch([0, 1], MONDAY + 3 * DAY + HOUR, [0.1, 0.35]), 0.0)
+    raised = evaluate_bins(state, rules, MONDAY + 3 * DAY + 2 * HOUR, 0.0)
+    assert [(c.kind, c.index) for c in raised] == [("missed_pickup", 1)]
+
+
 def test_fire_by_threshold_and_by_a_fast_rise() -> None:
     rules = BinRules.uniform(2)
     state = BinState(2)
