@@ -220,6 +220,32 @@ class Engine:
     def clear_override(self, segments: IntArray) -> None:
         self._override_until_s[segments] = -np.inf
 
+    def overrides(self, now_s: float) -> tuple[IntArray, Float32Array, FloatArray]:
+        """The overrides in force at `now_s`: segments, levels, absolute expiry times."""
+        active = np.flatnonzero(self._override_until_s > now_s)
+        return active, self._override_level[active].copy(), self._override_until_s[active].copy()
+
+    @property
+    def flow(self) -> Flow:
+        """The traffic counts over the rolling window (what a restart carries over)."""
+        return self._flow
+
+    def restore_overrides(
+        self, overrides: tuple[IntArray, Float32Array, FloatArray], now_s: float
+    ) -> int:
+        """Overrides of a previous run (as `overrides` gave them); one that expired meanwhile
+        is not restored. How many segments were."""
+        segments, levels, until_s = overrides
+        alive = until_s > now_s
+        self._override_level[segments[alive]] = levels[alive]
+        self._override_until_s[segments[alive]] = until_s[alive]
+        return int(alive.sum())
+
+    def restore_flow(self, bucket: int, ring: IntArray) -> None:
+        """Traffic counts of a previous run (as `flow.counts()` gave them), classes with them."""
+        self._flow.restore(bucket, ring)
+        self._classes.update(np.arange(self.topology.size), self._flow, self._resolved)
+
     def step(self, now_s: float) -> Step:
         """Targets for every segment at `now_s`."""
         states = [program.state(now_s) for program in self._programs]

@@ -61,6 +61,17 @@ class Flow:
         self._bucket = bucket
         return np.flatnonzero(fell) if fell.any() else _NONE
 
+    def counts(self) -> tuple[int | None, IntArray]:
+        """What a restart needs: the current bucket (None: nothing counted yet) and the ring
+        [BUCKETS, counters] of walkers per bucket (a copy)."""
+        return self._bucket, self._ring.copy()
+
+    def restore(self, bucket: int, ring: IntArray) -> None:
+        """Counts of a previous run (same window and counters); the totals follow."""
+        self._bucket = bucket
+        self._ring[:] = ring
+        self._total[:] = ring.sum(axis=0)
+
     def add(self, segments: IntArray, counts: IntArray, now_s: float) -> IntArray:
         """Count walkers on counter segments; the counter slots that changed, once per walker
         (repeats left in: only a caller that acts on them pays for removing them)."""

@@ -124,7 +124,7 @@ class Daemon(MessageHandling, Reloading):
         self.authority.announce(self.lighting.topics.overrides)
         if self.authority.enforced:  # what was signed before a restart stays taken
             await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
-        await asyncio.to_thread(self._restore_city)
+        await asyncio.to_thread(self._restore_state)
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
         side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
@@ -270,7 +270,7 @@ class Daemon(MessageHandling, Reloading):
                 for message in batch:
                     if self._admitted(message, now_s):
                         prepared += await self._take(publisher, message, now_s)
-                prepared += await self._serve_city(publisher, now_s)
+                prepared += await self._serve_city(publisher, now_s) + self._lighting_rows(now_s)
                 self.lighting.settle()
                 self.metrics.messages(self._tally)
                 self._tally.clear()

@@ -17,6 +17,8 @@ from pathlib import Path
 from gateway.config import Settings
 from gateway.formats.common import MAX_PAYLOAD_BYTES
 from gateway.ingest.intake import Intake, Rejection
+from gateway.ingest.readings import PedestrianReading
+from gateway.lighting import persist as lighting_state
 from gateway.lighting.control import Lighting, Outgoing
 from gateway.lighting.overrides import log_override
 from gateway.lighting.voice import CommandWatch
@@ -56,6 +58,7 @@ class MessageHandling:
     stats: Counter[str]
     _tally: Counter[tuple[str, str, str | None]]
     _clock: Clock
+    _flows_changed: bool = False
 
     def _admitted(self, message: Received, now_s: float) -> bool:
         """Whether its source is within budget; if not, it is shed (counted, acked, unread)."""
@@ -99,8 +102,18 @@ class MessageHandling:
             await _hold(Path(hold))
         return served.rows
 
+    def _restore_state(self) -> None:
+        """What the last run stored (worker thread): overrides and flows, then the bins' and
+        meters' state."""
+        now_s = self._clock.now()
+        overridden, flows = lighting_state.restore(
+            self.lighting, self.spool.state(lighting_state.ROOM), now_s
+        )
+        if overridden or flows:
+            event(log, logging.INFO, "lighting restored", overrides=overridden, flows=flows)
+        self._restore_city()
+
     def _restore_city(self) -> None:
-        """The bins' and meters' state as the last run stored it (worker thread)."""
         stored = {room: self.spool.state(room) for room in ("bins", "water", ALERTS_ROOM)}
         restored = self.city.restore(stored)
         for device_id, (total_m3, ts_s) in self.city.meter_indexes().items():
@@ -134,8 +147,19 @@ class MessageHandling:
         await self._publish(publisher, outcome.commands)
         for alert in outcome.alerts:
             await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
-        found = rows(outcome.spooled)
-        return found + outcome.rows if outcome.rows else found
+        found = rows(outcome.spooled) + outcome.rows
+        if outcome.source == "override" and outcome.verdict == "applied":
+            found.append(lighting_state.overrides_row(self.lighting, now_s))
+        if any(isinstance(r, PedestrianReading) for r in outcome.readings):
+            self._flows_changed = True  # stored once per batch (`_lighting_rows`)
+        return found
+
+    def _lighting_rows(self, now_s: float) -> list[SpoolRow]:
+        """The traffic flows, when the batch counted walkers: stored with its readings."""
+        if not self._flows_changed:
+            return []
+        self._flows_changed = False
+        return [lighting_state.flows_row(self.lighting, now_s)]
 
     def _note(self, outcome: Outcome) -> None:
         """Log and count overrides (taken or refused) and commands the daemon did not send."""

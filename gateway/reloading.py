@@ -16,6 +16,7 @@ from controllers.settings import ConfigError
 from gateway.config import Settings
 from gateway.ingest.clocks import DeviceClocks
 from gateway.ingest.intake import Intake
+from gateway.lighting import persist as lighting_state
 from gateway.lighting.authority import Authority, KeyUnavailableError, read_keys
 from gateway.lighting.control import Lighting
 from gateway.lighting.services import LightingServices
@@ -98,7 +99,16 @@ class Reloading:
                 event(
                     log, logging.WARNING, "broker settings changed; restart the daemon to use them"
                 )
-            self.lighting = Lighting(new.site, new.policy, self._clock.now())
+            old_lighting, now_s = self.lighting, self._clock.now()
+            self.lighting = Lighting(new.site, new.policy, now_s)
+            carried = {  # operators' overrides and the flows outlive a new site file
+                row.device_id: row.body
+                for row in (
+                    lighting_state.overrides_row(old_lighting, now_s),
+                    lighting_state.flows_row(old_lighting, now_s),
+                )
+            }
+            lighting_state.restore(self.lighting, carried, now_s)
             self.services.replace_lighting(self.lighting, self._clock.now())
             self.intake = Intake(new.site, clocks=self.clocks, normaliser=self.intake.normaliser)
             self.admission = Admission(new.site)

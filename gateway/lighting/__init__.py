@@ -7,5 +7,6 @@
 - `authority` who may override: the senders' keys, signatures checked, replays refused.
 - `overrides` an override from its topic to the lamps, and its record (logged and stored).
 - `voice`     the daemon's own lamp commands coming back; anyone else's alerted and corrected.
+- `persist`   overrides and traffic flows as spool state rows, put back after a restart.
 Imports: `gateway.ingest`, `gateway.store`, `gateway.wire`, `gateway.ops`, `controllers`.
 """

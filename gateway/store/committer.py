@@ -20,11 +20,15 @@ worker-thread job had not started yet; `flush()` then waits for it before commit
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
 from gateway.ingest.readings import Spooled
+from gateway.logs import event
 from gateway.store.spool import Spool, SpoolRow, rows
+
+log = logging.getLogger("luciole.gateway")
 
 MAX_ROWS = 5000
 INTERVAL_S = 0.01
@@ -132,3 +136,6 @@ class Committer:
         self.batches += 1
         for pending in batch:
             pending.ack()
+        if items and log.isEnabledFor(logging.DEBUG):
+            messages = sum(pending.messages for pending in batch)
+            event(log, logging.DEBUG, "committed", rows=len(items), messages=messages)

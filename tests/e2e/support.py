@@ -76,7 +76,9 @@ class Lamps:
 
 
 @asynccontextmanager
-async def running_daemon(site: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+async def running_daemon(
+    site: Path, log_level: str = "info"
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """`luciole run` in a subprocess; stopped with SIGTERM, which must exit 0."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -86,7 +88,7 @@ async def running_daemon(site: Path) -> AsyncIterator[asyncio.subprocess.Process
         "--config",
         str(site),
         "--log-level",
-        "info",
+        log_level,
         stderr=asyncio.subprocess.PIPE,
     )
     try:

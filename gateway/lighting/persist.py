@@ -1,0 +1,92 @@
+"""The lighting's state that must outlive the daemon: operators' overrides and traffic flows.
+
+Both are spool state rows (room `lighting`, `gateway.store.spool.STATE`), committed with the
+message that changed them: an override with its override message, the flows with the batch
+whose walkers they counted. After a `kill -9` they are what the acknowledged messages made
+them; what was not acknowledged comes again from the broker. At start-up (and on a site
+reload) they are put back by segment id:
+- an override keeps its absolute expiry, and one that expired while the daemon was down is
+  not restored (the lamps go back to the schedule as they would have);
+- the flows keep their window's buckets, if the window (`traffic.window_s`) is the same;
+  the window moves on from there as time does, so counts older than it fall out at once.
+Presence is seconds long and starts afresh.
+"""
+
+import json
+import logging
+
+import numpy as np
+
+from gateway.lighting.control import Lighting
+from gateway.logs import event
+from gateway.store.spool import SpoolRow, state_row
+
+log = logging.getLogger("luciole.gateway")
+
+ROOM = "lighting"
+OVERRIDES, FLOWS = "overrides", "flows"
+
+
+def overrides_row(lighting: Lighting, now_s: float) -> SpoolRow:
+    """The overrides in force now: segment id → [level, until_s]."""
+    segments, levels, until_s = lighting.engine.overrides(now_s)
+    ids = lighting.topology.ids
+    body = {
+        ids[int(i)]: [float(level), float(until)]
+        for i, level, until in zip(segments, levels, until_s, strict=True)
+    }
+    return state_row(ROOM, OVERRIDES, now_s, json.dumps(body))
+
+
+def flows_row(lighting: Lighting, now_s: float) -> SpoolRow:
+    """The walkers counted per counter segment in each bucket of the rolling window."""
+    flow = lighting.engine.flow
+    bucket, ring = flow.counts()
+    ids = lighting.topology.ids
+    counters = lighting.topology.counters
+    body = {
+        "window_s": flow.window_s,
+        "bucket": bucket,
+        "counts": {ids[int(c)]: ring[:, k].tolist() for k, c in enumerate(counters)},
+    }
+    return state_row(ROOM, FLOWS, now_s, json.dumps(body))
+
+
+def restore(lighting: Lighting, stored: dict[str, str], now_s: float) -> tuple[int, bool]:
+    """Put back what `stored` (the room's rows) holds: (segments overridden, flows restored).
+    Entries of segments or counters the site no longer has are left out."""
+    overridden = _overrides(lighting, stored.get(OVERRIDES), now_s)
+    flows = _flows(lighting, stored.get(FLOWS))
+    return overridden, flows
+
+
+def _overrides(lighting: Lighting, body: str | None, now_s: float) -> int:
+    if not body:
+        return 0
+    positions = lighting.topology.positions
+    known = [(positions[s], v) for s, v in json.loads(body).items() if s in positions]
+    if not known:
+        return 0
+    segments = np.array([i for i, _ in known], dtype=np.int64)
+    levels = np.array([v[0] for _, v in known], dtype=np.float32)
+    until_s = np.array([v[1] for _, v in known], dtype=np.float64)
+    return lighting.engine.restore_overrides((segments, levels, until_s), now_s)
+
+
+def _flows(lighting: Lighting, body: str | None) -> bool:
+    if not body:
+        return False
+    data = json.loads(body)
+    flow = lighting.engine.flow
+    if data.get("bucket") is None or data.get("window_s") != flow.window_s:
+        event(log, logging.INFO, "traffic flows not restored: the window changed")
+        return False
+    positions, counters = lighting.topology.positions, lighting.topology.counters
+    _, ring = flow.counts()
+    slot_of = {int(c): k for k, c in enumerate(counters)}
+    for segment, counts in data["counts"].items():
+        index = positions.get(segment)
+        if index in slot_of and len(counts) == ring.shape[0]:
+            ring[:, slot_of[index]] = counts
+    lighting.engine.restore_flow(int(data["bucket"]), ring)
+    return True
