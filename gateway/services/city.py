@@ -74,10 +74,6 @@ class CityServices:
         self._due_members: tuple[tuple[str, str], ...] | None = None
         self._next_evaluation_s = -math.inf
 
-    @property
-    def empty(self) -> bool:
-        return self.bins.size == 0 and self.meters.size == 0
-
     def accept(self, reading: Reading) -> None:
         """Take a bin or water reading of a registered device (others are not ours)."""
         if isinstance(reading, BinReading) and reading.device_id in self.bins.positions:
@@ -113,7 +109,7 @@ class CityServices:
         batch = bin_batch(self.bins, self._bin_readings)
         self._bin_readings = []
         changes, events = step_bins(self.bin_state, self.bin_rules, batch, offset_s)
-        self._take(served, "bins", self.bins, changes, events)
+        self._take(served, self.bins, changes, events)
         served.rows += persist.state_rows("bins", self.bin_state, self.bins.ids, batch.index, now_s)
         return True
 
@@ -123,7 +119,7 @@ class CityServices:
         batch = water_batch(self.meters, self._water_readings)
         self._water_readings = []
         changes, events = step_water(self.water_state, self.water_rules, batch, offset_s)
-        self._take(served, "water", self.meters, changes, events)
+        self._take(served, self.meters, changes, events)
         served.rows += persist.state_rows(
             "water", self._meters_stored, self.meters.ids, batch.index, now_s
         )
@@ -131,8 +127,8 @@ class CityServices:
     def _evaluate(self, served: Served, now_s: float, offset_s: float) -> None:
         bin_changes = evaluate_bins(self.bin_state, self.bin_rules, now_s, offset_s)
         water_changes = evaluate_water(self.water_state, self.water_rules, now_s, offset_s)
-        self._take(served, "bins", self.bins, bin_changes, [])
-        self._take(served, "water", self.meters, water_changes, [])
+        self._take(served, self.bins, bin_changes, [])
+        self._take(served, self.meters, water_changes, [])
         for room, state, fleet, changes in (
             ("bins", self.bin_state, self.bins, bin_changes),
             ("water", self._meters_stored, self.meters, water_changes),
@@ -141,7 +137,7 @@ class CityServices:
             served.rows += persist.state_rows(room, state, fleet.ids, indexes, now_s)
 
     def _take(
-        self, served: Served, room: str, fleet: Fleet, changes: list[Change], events: list[Event]
+        self, served: Served, fleet: Fleet, changes: list[Change], events: list[Event]
     ) -> None:
         for change in map(self._costed, changes):
             message = alert_message(change, fleet, self.topics)
