@@ -16,7 +16,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.store.spool import Spool
-from tests.conftest import Embedded, Mosquitto, mosquitto_path, new_broker
+from tests.conftest import Embedded, Mosquitto, mosquitto_path
 from tests.e2e.support import (
     TIMEOUT_S,
     Lamps,
@@ -25,17 +25,6 @@ from tests.e2e.support import (
     until_handled,
     write_site,
 )
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Mosquitto | Embedded]:
-    """A broker of this test's own, so stopping it disturbs no other test."""
-    workdir = tmp_path / "broker"
-    workdir.mkdir()
-    broker = new_broker(workdir)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 async def test_daemon_reconnects_and_resubscribes_after_broker_restart(

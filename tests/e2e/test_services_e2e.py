@@ -8,7 +8,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -16,22 +15,12 @@ import pytest
 
 from gateway.handling import HOLD_AFTER_ALERT_ENV
 from gateway.store.spool import Spool
-from tests.conftest import Embedded, Mosquitto, new_broker
+from tests.conftest import Embedded, Mosquitto
 from tests.e2e.support import TIMEOUT_S, running_daemon, stderr_until, write_site
 
 QUARTER_S = 900.0
 LEAK_M3H = 0.02  # 20 L/h, never a dry hour: a leak by the meters' rule after a day
 HOURS = 30
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Mosquitto | Embedded]:
-    workdir = tmp_path / "broker"
-    workdir.mkdir()
-    broker = new_broker(workdir)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 class Alerts:
