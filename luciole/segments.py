@@ -212,7 +212,7 @@ def _segment(
 
 def segments_yaml(plan: Plan, source: str) -> str:
     """The `segments:` list, one flow mapping per segment as in config/site.yaml, with where
-    it starts and ends as a trailing comment (the site file has no coordinates for segments)."""
+    it starts and ends (`start`, `end`: [latitude, longitude])."""
     lines = [
         f"# {len(plan.segments)} segment(s) of {plan.lamps} lamp(s) on {plan.streets} street(s),"
         f" from {source} (luciole import-lamps).",
@@ -227,8 +227,8 @@ def segments_yaml(plan: Plan, source: str) -> str:
             f" lighting_class: {segment.lighting_class}"
         )
         (lat1, lon1), (lat2, lon2) = segment.start, segment.end
-        where = f"from {lat1:.6f}, {lon1:.6f} to {lat2:.6f}, {lon2:.6f}"
-        lines.append(f"  - {{{fields}}}  # {where}")
+        where = f"start: [{lat1:.6f}, {lon1:.6f}], end: [{lat2:.6f}, {lon2:.6f}]"
+        lines.append(f"  - {{{fields}, {where}}}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,6 @@
 """The site file: where the site is, which broker, the lamp segments and the device registry."""
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -95,6 +95,9 @@ class InfluxSettings(BaseModel):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
 
 
+LatLon = tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]]
+
+
 class Segment(BaseModel):
     """A run of lamps switched together: the unit the controller commands."""
 
@@ -115,6 +118,14 @@ class Segment(BaseModel):
         description="average lux on the ground at 100 % (photometry); default: the rated "
         "class's average exactly",
     )
+    start: LatLon | None = Field(default=None, description="[latitude, longitude] of one end")
+    end: LatLon | None = Field(default=None, description="[latitude, longitude] of the other")
+
+    @model_validator(mode="after")
+    def _both_ends(self) -> Self:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        return self
 
 
 class Source(BaseModel):

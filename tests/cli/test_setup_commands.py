@@ -63,9 +63,11 @@ def _segments(text: str) -> list[dict[str, Any]]:
     return segments
 
 
-def _comment_of(text: str, segment_id: str) -> str:
-    line = next(line for line in text.splitlines() if f"id: {segment_id}," in line)
-    return line.split("#", 1)[1].strip()
+def _ends_of(text: str, segment_id: str) -> str:
+    """Where a segment starts and ends, as its `start` and `end` keys say."""
+    segment = next(s for s in _segments(text) if s["id"] == segment_id)
+    (lat1, lon1), (lat2, lon2) = segment["start"], segment["end"]
+    return f"from {lat1:.6f}, {lon1:.6f} to {lat2:.6f}, {lon2:.6f}"
 
 
 # --- luciole --version -----------------------------------------------------------------------
@@ -165,13 +167,13 @@ def test_geojson_lamps_become_segments_along_each_street(
         ("quai-du-port-02", "quai-du-port", 2, 1),
     ]
     # In street order whatever the inventory's: E1..E4 then E5..E6, P1..P4 then P5.
-    assert _comment_of(captured.out, "rue-de-l-eglise-01") == (
+    assert _ends_of(captured.out, "rue-de-l-eglise-01") == (
         "from 47.470000, -0.549600 to 47.470000, -0.548400"
     )
-    assert _comment_of(captured.out, "rue-de-l-eglise-02") == (
+    assert _ends_of(captured.out, "rue-de-l-eglise-02") == (
         "from 47.470000, -0.548000 to 47.470000, -0.547600"
     )
-    assert _comment_of(captured.out, "quai-du-port-02").startswith("from 47.476350, -0.560000")
+    assert _ends_of(captured.out, "quai-du-port-02").startswith("from 47.476350, -0.560000")
     first = segments[0]
     assert first["length_m"] == pytest.approx(4 * 30.1, abs=1)
     assert (first["rated_power_w"], first["lighting_class"]) == (36, "P4")
@@ -201,7 +203,7 @@ def test_csv_lamps_by_length_to_a_file(tmp_path: Path, capsys: pytest.CaptureFix
         ("rue-de-l-eglise-03", 2),
     ]
     assert all(s["length_m"] == pytest.approx(60.2, abs=1) for s in segments)
-    assert _comment_of(text, "rue-de-l-eglise-02") == (
+    assert _ends_of(text, "rue-de-l-eglise-02") == (
         "from 47.470000, -0.548800 to 47.470000, -0.548400"
     )
     assert "skipped 1 lamp(s) without a street: Z1" in captured.err
@@ -223,7 +225,7 @@ def test_a_european_csv_with_other_column_names(
     argv = ["import-lamps", str(inventory), "--street-key", "voie", "--id-key", "ref"]
     assert main([*argv, "--segment-lamps", "1"]) == 0
     out = capsys.readouterr().out
-    assert _comment_of(out, "quai-01").startswith("from 47.475000, -0.560000"), "south first"
+    assert _ends_of(out, "quai-01").startswith("from 47.475000, -0.560000"), "south first"
     segments = _segments(out)
     assert [(s["id"], s["lighting_class"]) for s in segments] == [
         ("quai-01", "P2"),

@@ -314,3 +314,19 @@ def test_odd_yaml_gives_problems(text: str) -> None:
     """Impossible dates, bad explicit tags and recursive aliases are ConfigErrors with a line."""
     problem = problems_of(Policy, text)[0]
     assert problem.line is not None
+
+
+def test_a_segment_may_say_where_it_lies_with_both_ends() -> None:
+    """`start` and `end` ([latitude, longitude]) place a segment on a map; one alone, or a
+    latitude past the pole, is refused at its line."""
+    placed = SITE.replace("  ped-9: {kind: pedestrian, segment: nowhere}\n", "").replace(
+        "order: 1, length_m: 30, rated_power_w: 36}",
+        "order: 1, length_m: 30, rated_power_w: 36, start: [47.47, -0.55], end: [47.471, -0.55]}",
+    )
+    site = load_model(SiteConfig, placed, "site.yaml")
+    assert (site.segments[0].start, site.segments[0].end) == ((47.47, -0.55), (47.471, -0.55))
+    half = placed.replace(", end: [47.471, -0.55]", "")
+    assert "give both start and end" in only_problem(SiteConfig, half).message
+    pole = placed.replace("end: [47.471, -0.55]", "end: [97.0, -0.55]")
+    problem = only_problem(SiteConfig, pole)
+    assert (problem.path, problem.message) == ("segments[0].end[0]", "must be ≤ 90 (got 97.0)")
