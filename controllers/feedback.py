@@ -61,6 +61,10 @@ class Monitor:
         self._since = {kind: np.full(size, np.nan) for kind in ALERT_TYPES}
         self.active = {kind: np.zeros(size, dtype=np.bool_) for kind in ALERT_TYPES}
 
+    def since(self, kind: str) -> FloatArray:
+        """When the condition of each segment's `kind` alert began (NaN: it does not hold)."""
+        return self._since[kind]
+
     def report(self, segment: int, level: float, power_w: float, status: str) -> None:
         """A lamp state message."""
         self.actual[segment] = level

@@ -17,6 +17,7 @@ Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID25
 - `store/`     spool, group commit, database writer, export, dead-letter, stored rows.
 - `lighting/`  the daemon's side of the controller: commands, lamp feedback, energy rows.
 - `services/`  the daemon's side of the city services: bins and meters, alerts, the lists.
+- `console/`   the operator's page and its JSON API (aiohttp, in the daemon's loop).
 - `ops/`       metrics and health, housekeeping, file watch, per-source budgets, refusals.
 gateway imports `controllers`; it never imports `sim` or the command line (`luciole`).
 """

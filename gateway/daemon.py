@@ -14,12 +14,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from gateway.config import Settings
+from gateway.console.daemon_host import DaemonHost
+from gateway.console.serving import start_console
 from gateway.formats.common import MAX_PAYLOAD_BYTES
 from gateway.handling import MessageHandling
 from gateway.ingest.clocks import DeviceClocks
 from gateway.ingest.intake import Intake
 from gateway.lighting.authority import Authority, read_keys
-from gateway.lighting.control import Lighting
+from gateway.lighting.control import Lighting, Outgoing
 from gateway.lighting.overrides import restore
 from gateway.lighting.services import LightingServices
 from gateway.lighting.voice import CommandWatch
@@ -97,6 +99,10 @@ class Daemon(MessageHandling, Reloading):
             self.spool, self.metrics, site.metrics_port, self._healthy, limits
         )
         self.notifier = Notifier.from_environ()  # systemd's, when it runs us (Type=notify)
+        self.heard: dict[str, float] = {}  # device → when its last message was taken
+        self.started_s = clock.now()
+        self._publisher: Publisher | None = None  # while connected
+        self.console = DaemonHost(self, clock.now)
         self._stopping = asyncio.Event()
         self._busy = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -114,6 +120,20 @@ class Daemon(MessageHandling, Reloading):
             services=self.city,
         )
 
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def busy(self) -> asyncio.Lock:
+        """Held by each message and tick in progress (the console's actions wait for it)."""
+        return self._busy
+
+    async def publish_commands(self, commands: list[Outgoing]) -> None:
+        """Commands from outside the receive and tick tasks (the console); while the broker
+        is away they go out with every lamp's level on reconnecting."""
+        if self._publisher is not None:
+            await self._publish(self._publisher, commands)
+
     def stop(self) -> None:
         """Ask the daemon to finish what it is doing and exit (signal-handler safe)."""
         self.notifier.stopping("stopping: storing and acknowledging what was received")
@@ -125,6 +145,7 @@ class Daemon(MessageHandling, Reloading):
         if self.authority.enforced:  # what was signed before a restart stays taken
             await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
         await asyncio.to_thread(self._restore_state)
+        console = await start_console(self.settings, self.console)
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
         side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
@@ -139,6 +160,8 @@ class Daemon(MessageHandling, Reloading):
             for task in aside:
                 task.cancel()
             await asyncio.gather(*aside, return_exceptions=True)
+            if console is not None:
+                await console.cleanup()
             self.services.close(self.spool, self._clock.now())  # before the last drain
             if writer is not None and storing is not None:
                 storing.cancel()
@@ -224,7 +247,7 @@ class Daemon(MessageHandling, Reloading):
         self.notifier.ready(self._status())  # connected and subscribed: serving
         self.watch.connected()  # retained commands of the last run are not forgeries
         self.lighting.resend_all()
-        publisher = Publisher(client)
+        publisher = self._publisher = Publisher(client)
         committer = Committer(self.spool)
         for message in self.city.startup_messages(self._clock.now()):
             await publisher.publish(message.topic, message.payload, qos=1, retain=message.retain)
@@ -253,6 +276,7 @@ class Daemon(MessageHandling, Reloading):
                     count=missing,
                 )
         finally:
+            self._publisher = None
             for task in [*tasks, stopping]:
                 task.cancel()
         for task in tasks:

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from gateway.config import Settings
+from gateway.console.daemon_host import ACKS_ROOM, DaemonHost
 from gateway.formats.common import MAX_PAYLOAD_BYTES
 from gateway.ingest.intake import Intake, Rejection
 from gateway.ingest.readings import PedestrianReading
@@ -59,6 +60,8 @@ class MessageHandling:
     _tally: Counter[tuple[str, str, str | None]]
     _clock: Clock
     _flows_changed: bool = False
+    heard: dict[str, float]
+    console: DaemonHost
 
     def _admitted(self, message: Received, now_s: float) -> bool:
         """Whether its source is within budget; if not, it is shed (counted, acked, unread)."""
@@ -111,6 +114,7 @@ class MessageHandling:
         )
         if overridden or flows:
             event(log, logging.INFO, "lighting restored", overrides=overridden, flows=flows)
+        self.console.restore_acks(self.spool.state(ACKS_ROOM))
         self._restore_city()
 
     def _restore_city(self) -> None:
@@ -142,6 +146,8 @@ class MessageHandling:
             self.stats["duplicates"] += 1
         elif outcome.verdict == "accepted":
             self.stats["accepted"] += 1
+            if outcome.device_id is not None:
+                self.heard[outcome.device_id] = now_s
         elif outcome.commands and outcome.source not in _NOT_SENSORS:
             event(log, logging.DEBUG, "presence", device=outcome.device_id)
         await self._publish(publisher, outcome.commands)

@@ -5,6 +5,8 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -14,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from controllers.settings import ConfigError
-from controllers.settings.site import BrokerSettings
+from controllers.settings.site import BrokerSettings, ConsoleSettings
 from gateway import logs
 from gateway.config import Settings, check_file, load_settings
 from gateway.daemon import Daemon
@@ -26,6 +28,7 @@ from luciole import files, override, services, setup, traces
 from luciole.files import EXIT_INVALID, EXIT_OK, doc
 
 DEMO_TICK_REAL_S = 0.02
+DEMO_TOKEN_ENV = "LUCIOLE_CONSOLE_TOKEN"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for summary.json and the plot (default: %(default)s)",
     )
     demo.add_argument("--no-live", action="store_true", help="plain progress lines, no live view")
+    demo.add_argument(
+        "--console-port",
+        type=int,
+        default=8080,
+        metavar="PORT",
+        help="serve the operator's console on 127.0.0.1:PORT while the night runs, 0: none "
+        "(default: %(default)s)",
+    )
     _log_options(demo, default_level="warning")
     demo.set_defaults(command=_demo)
     traces.register(sub, sim_run=_sim_run, sim_compare=_sim_compare, offline=_replay_offline)
@@ -223,7 +234,12 @@ async def _demo_night(settings: Settings, args: argparse.Namespace) -> None:
     )
     # The demo's spool goes with its other output, not beside the site file.
     out = args.out.resolve()
-    files = {"spool_path": str(out / "spool.db"), "deadletter_path": str(out / "deadletter.jsonl")}
+    files: dict[str, object] = {
+        "spool_path": str(out / "spool.db"),
+        "deadletter_path": str(out / "deadletter.jsonl"),
+    }
+    if args.console_port:
+        files["console"] = _demo_console(args.console_port)
     settings = dataclasses.replace(settings, site=settings.site.model_copy(update=files))
     if args.broker:
         demo = _on_broker(settings, args.broker)
@@ -233,6 +249,16 @@ async def _demo_night(settings: Settings, args: argparse.Namespace) -> None:
             demo = _on_broker(settings, url)
             result = await run_demo(demo.site, demo.policy, options, _gateway_starter(demo))
     print(format_summary(result))
+
+
+def _demo_console(port: int) -> ConsoleSettings:
+    """The demo's console, with a token made for this run (printed: the demo is local)."""
+    token = os.environ.setdefault(DEMO_TOKEN_ENV, secrets.token_hex(8))
+    print(
+        f"Console: http://127.0.0.1:{port}/ (token for actions: {token}, or set {DEMO_TOKEN_ENV})",
+        file=sys.stderr,
+    )
+    return ConsoleSettings(port=port, token_env=DEMO_TOKEN_ENV)
 
 
 def _on_broker(settings: Settings, url: str) -> Settings:

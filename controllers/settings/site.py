@@ -226,6 +226,25 @@ class OverrideAuthority(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The operator's page the daemon serves (README, "The operator's console"). Reading it
+    on loopback is open; every action needs the token, read from the environment variable
+    named by `token_env` or the file named by `token_file` (relative to the site file),
+    never from this file."""
+
+    model_config = STRICT
+    port: int = Field(ge=1, le=65535)
+    bind: str = Field(default="127.0.0.1", description="the address to listen on")
+    token_env: str | None = Field(default=None, min_length=1)
+    token_file: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> Self:
+        if self.token_env is not None and self.token_file is not None:
+            raise ValueError("give token_env or token_file, not both")
+        return self
+
+
 class SiteConfig(BaseModel):
     """One site: the whole file `config/site.yaml`."""
 
@@ -254,6 +273,7 @@ class SiteConfig(BaseModel):
     devices: dict[Identifier, Device] = {}
     overrides: OverrideAuthority = OverrideAuthority()
     water: WaterTariff = WaterTariff()
+    console: ConsoleSettings | None = None
     junctions: dict[Identifier, list[Identifier]] = Field(
         default={},
         description="segments that meet at a crossing: a walker on one may go on to any other",

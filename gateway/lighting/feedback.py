@@ -28,6 +28,11 @@ class Feedback:
         self._lighting = lighting
         self._monitor = Monitor(lighting.topology)
 
+    @property
+    def monitor(self) -> Monitor:
+        """The latest report of every lamp and its alerts (what the console shows)."""
+        return self._monitor
+
     def handles(self, topic: str) -> bool:
         return self._lighting.topics.parse_lamp_state(topic) is not None
 

@@ -36,6 +36,10 @@ class LightingServices:
         return [(self._lighting.topics.lamp_states, 1)]
 
     @property
+    def feedback(self) -> Feedback:
+        return self._feedback
+
+    @property
     def energy(self) -> EnergyLog:
         return self._energy
 

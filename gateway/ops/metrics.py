@@ -39,6 +39,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.last_spool: tuple[SpoolStats, float] | None = None  # (stats, as of)
         self._formats: set[str] = set()
         self._messages = self._counter(
             "messages_total",
@@ -135,7 +136,9 @@ class Metrics:
         self._connected.set(1 if up else 0)
 
     def spool(self, stats: SpoolStats, now_s: float) -> None:
-        """Publish the spool's state as of `now_s` (the daemon's clock)."""
+        """Publish the spool's state as of `now_s` (the daemon's clock); kept for the console,
+        which must not query the spool from the event loop either."""
+        self.last_spool = (stats, now_s)
         self._unwritten.set(stats.unwritten)
         oldest = stats.oldest_unwritten_ts_s
         # A sensor clock ahead of ours would give a negative age; "nothing late" is what it means.
