@@ -60,6 +60,33 @@ class Monitor:
         self.status = np.zeros(size, dtype=np.int8)
         self._since = {kind: np.full(size, np.nan) for kind in ALERT_TYPES}
         self.active = {kind: np.zeros(size, dtype=np.bool_) for kind in ALERT_TYPES}
+        # Segments whose alerts came back from a previous run: held as they were until the
+        # lamp has been told its level again and the fade is over (`evaluate`).
+        self._restored = np.zeros(size, dtype=np.bool_)
+
+    def snapshot(self, segment: int) -> dict[str, object]:
+        """What a restart needs of one segment: its lamp's last report and its alerts."""
+        return {
+            "actual": float(self.actual[segment]),
+            "power_w": float(self.power_w[segment]),
+            "status": STATUSES[int(self.status[segment])],
+            "since": {kind: float(self._since[kind][segment]) for kind in ALERT_TYPES},
+            "active": [kind for kind in ALERT_TYPES if self.active[kind][segment]],
+        }
+
+    def restore(self, segment: int, saved: dict[str, object]) -> None:
+        """A segment as `snapshot` gave it in a previous run. Its alerts are held as they were
+        until it is told its level again and the fade is over: a restart's first commands
+        are not yet settled, and judging them would end an alert, then raise it anew."""
+        self.actual[segment] = float(str(saved["actual"]))
+        self.power_w[segment] = float(str(saved["power_w"]))
+        self.status[segment] = STATUSES.index(str(saved["status"]))
+        since, active = saved["since"], saved["active"]
+        assert isinstance(since, dict) and isinstance(active, list)
+        for kind in ALERT_TYPES:
+            self._since[kind][segment] = float(since.get(kind, np.nan))
+            self.active[kind][segment] = kind in active
+        self._restored[segment] = any(kind in active for kind in ALERT_TYPES)
 
     def since(self, kind: str) -> FloatArray:
         """When the condition of each segment's `kind` alert began (NaN: it does not hold)."""
@@ -74,9 +101,12 @@ class Monitor:
     def evaluate(self, told: Commanded, now_s: float, rules: Alerts) -> list[AlertChange]:
         """Update every alert at `now_s`; the ones that started or ended."""
         conditions = self._conditions(told, now_s, rules)
+        held = self._restored & ~(np.isfinite(told.at_s) & (now_s >= told.at_s + told.ramp_s))
+        self._restored &= held  # told and settled since the restart: judged as any other
         changes: list[AlertChange] = []
-        for kind, holds in conditions.items():
+        for kind, judged in conditions.items():
             since = self._since[kind]
+            holds = np.where(held, self.active[kind], judged)
             since[:] = np.where(holds, np.fmin(since, now_s), np.nan)
             due = holds & (now_s - since >= rules.delay_s)
             if kind == "lamp_failure":  # a lamp that says it failed is not waited for

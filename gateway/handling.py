@@ -21,7 +21,9 @@ from gateway.ingest.intake import Intake, Rejection
 from gateway.ingest.readings import PedestrianReading
 from gateway.lighting import persist as lighting_state
 from gateway.lighting.control import Lighting, Outgoing
+from gateway.lighting.feedback import ALERTS_ROOM as LAMP_ALERTS_ROOM
 from gateway.lighting.overrides import log_override
+from gateway.lighting.services import LightingServices
 from gateway.lighting.voice import CommandWatch
 from gateway.logs import event
 from gateway.mqtt.inbox import Received
@@ -52,6 +54,7 @@ class MessageHandling:
     intake: Intake
     watch: CommandWatch
     city: CityServices
+    services: LightingServices
     admission: Admission
     refusals: Refusals
     metrics: Metrics
@@ -115,6 +118,9 @@ class MessageHandling:
         if overridden or flows:
             event(log, logging.INFO, "lighting restored", overrides=overridden, flows=flows)
         self.console.restore_acks(self.spool.state(ACKS_ROOM))
+        held = self.services.feedback.restore(self.spool.state(LAMP_ALERTS_ROOM))
+        if held:
+            event(log, logging.INFO, "lamp alerts restored", active=held)
         self._restore_city()
 
     def _restore_city(self) -> None:

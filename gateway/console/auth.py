@@ -1,10 +1,16 @@
 """Who may read the console and who may act on it: loopback reads, the token acts.
 
-A console on 127.0.0.1 is reached by someone already on the gateway (or through an SSH
-tunnel), so reading it there is open, as `luciole export` is; an action changes the street's
-lights, so it always needs the console's token (`Authorization: Bearer TOKEN`), and so does
-any read from another address. The token is compared in constant time. With no token
-configured, actions are refused (403) with what to set, rather than open to anyone.
+The page's shell (`GET /` and `GET /assets/*`: the HTML, the script, the style) is served to
+anyone: it is the same file in every install and holds no data, so a browser elsewhere can
+load it and then ask its operator for the token. The data is another matter. A console on
+127.0.0.1 is reached by someone already on the gateway, so reading its state there is open,
+as `luciole export` is; a read from another address needs the console's token, and an action
+changes the street's lights, so it always does. The token goes in `Authorization: Bearer
+TOKEN`, except on the live stream (`/api/events`), which also takes it as `?token=TOKEN`:
+a browser's EventSource cannot set a header. Either way it is compared in constant time,
+and the console logs no URL (the server runs without aiohttp's access log), so the token in
+a query string is never written down. With no token configured, actions (and reads from
+other addresses) are refused (403) with what to set, rather than open to anyone.
 """
 
 import hmac
@@ -19,9 +25,14 @@ from gateway.secrets import private_problem
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
+# The live stream, the one read that also takes the token in its query string.
+EVENTS_PATH = "/api/events"
+TOKEN_PARAM = "token"
+
 UNAUTHORIZED = {
     "error": "unauthorized",
-    "detail": "send Authorization: Bearer <token> (console.token_env or console.token_file)",
+    "detail": "send Authorization: Bearer <token> (console.token_env or console.token_file); "
+    f"the live stream {EVENTS_PATH} also takes ?{TOKEN_PARAM}=<token>",
 }
 NO_TOKEN_ACTIONS = {
     "error": "no_console_token",
@@ -34,6 +45,7 @@ NO_TOKEN_READS = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+IsLocal = Callable[[web.Request], bool]
 
 
 def read_token(token_env: str | None, token_file: Path | None) -> str | None:
@@ -67,12 +79,31 @@ def is_loopback(remote: str | None) -> bool:
     return address.is_loopback
 
 
-class ConsoleAuth:
-    """The console's token and the name its holder acts as (logged with every action)."""
+def from_loopback(request: web.Request) -> bool:
+    """Whether `request` comes from this machine (its peer address is loopback)."""
+    return is_loopback(request.remote)
 
-    def __init__(self, token: str | None, owner: str = "console") -> None:
+
+def is_shell(request: web.Request) -> bool:
+    """Whether `request` reads the page's shell (`/`, `/assets/*`): no data, open to anyone."""
+    if request.method not in READ_METHODS:
+        return False
+    return request.path == "/" or request.path.startswith("/assets/")
+
+
+class ConsoleAuth:
+    """The console's token and the name its holder acts as (logged with every action).
+
+    `local` tells whether a request comes from this machine (its reads are open); by default
+    the peer's address is loopback. Tests pass another to make a request look remote.
+    """
+
+    def __init__(
+        self, token: str | None, owner: str = "console", local: IsLocal = from_loopback
+    ) -> None:
         self._token = token.encode() if token else None
         self.owner = owner
+        self.local = local
 
     @property
     def configured(self) -> bool:
@@ -85,18 +116,34 @@ class ConsoleAuth:
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer":
             return False
-        return hmac.compare_digest(given.strip().encode(), self._token)
+        return self._matches(given.strip())
+
+    def query_ok(self, request: web.Request) -> bool:
+        """Whether `request` is the live stream with this console's token as `?token=`."""
+        if request.method not in READ_METHODS or request.path != EVENTS_PATH:
+            return False
+        given = request.query.get(TOKEN_PARAM)
+        return given is not None and self._matches(given.strip())
+
+    def _matches(self, given: str) -> bool:
+        if self._token is None or not given:
+            return False
+        return hmac.compare_digest(given.encode(), self._token)
 
     def refusal(self, request: web.Request) -> web.Response | None:
         """Why `request` may not go on (a JSON 401 or 403), or None when it may."""
+        if is_shell(request):
+            return None
         reading = request.method in READ_METHODS
-        if reading and is_loopback(request.remote):
+        if reading and self.local(request):
             return None
         if not self.configured:
             return web.json_response(NO_TOKEN_READS if reading else NO_TOKEN_ACTIONS, status=403)
-        if not self.bearer_ok(request.headers.get("Authorization")):
-            return web.json_response(UNAUTHORIZED, status=401)
-        return None
+        if self.bearer_ok(request.headers.get("Authorization")):
+            return None
+        if reading and self.query_ok(request):
+            return None
+        return web.json_response(UNAUTHORIZED, status=401)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -219,6 +219,9 @@ async def serve_console(
     host: ConsoleHost, auth: ConsoleAuth, bind: str, port: int
 ) -> web.AppRunner:
     """Serve the console on the running loop; the runner, for `await runner.cleanup()`."""
+    # No access log: the live stream's URL can carry the console token (`?token=`), and a
+    # URL written to a log would hand it to whoever reads the log. The console logs its
+    # actions itself, never a URL or a query string.
     runner = web.AppRunner(
         console_app(host, auth), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )

@@ -14,11 +14,13 @@ from controllers.feedback import AlertChange, Commanded, Monitor
 from controllers.settings.policy import Alerts
 from gateway.lighting.control import Lighting
 from gateway.store.records import controller_row
-from gateway.store.spool import SpoolRow
+from gateway.store.spool import SpoolRow, state_row
 from gateway.wire.outbound import Message
 from gateway.wire.payloads import LampState
 
 __all__ = ["Feedback", "Message"]
+
+ALERTS_ROOM = "lamp_alerts"  # spool state: each segment's last report and alerts
 
 
 class Feedback:
@@ -57,7 +59,33 @@ class Feedback:
         changes = self._monitor.evaluate(told, now_s, rules)
         messages = [self._message(change, now_s) for change in changes]
         rows = [self._row(change, now_s) for change in changes]
+        rows += self._state_rows({change.segment for change in changes}, now_s)
         return messages, rows
+
+    def _state_rows(self, segments: set[int], now_s: float) -> list[SpoolRow]:
+        """The changed segments' reports and alerts, for a restart (`restore`)."""
+        ids = self._lighting.topology.ids
+        return [
+            state_row(ALERTS_ROOM, ids[i], now_s, json.dumps(self._monitor.snapshot(i)))
+            for i in sorted(segments)
+        ]
+
+    def snapshots(self) -> dict[str, str]:
+        """Every segment's report and alerts, as `restore` takes them (for a reload)."""
+        ids = self._lighting.topology.ids
+        return {ids[i]: json.dumps(self._monitor.snapshot(i)) for i in range(len(ids))}
+
+    def restore(self, stored: dict[str, str]) -> int:
+        """The lamps' reports and alerts as the last run stored them; how many segments had
+        an alert in force (held until they are told and settled again)."""
+        positions = self._lighting.topology.positions
+        count = 0
+        for segment, body in stored.items():
+            if segment in positions and body:
+                saved = json.loads(body)
+                self._monitor.restore(positions[segment], saved)
+                count += bool(saved["active"])
+        return count
 
     def _commanded(self) -> Commanded | None:
         step = self._lighting.last_step

@@ -69,8 +69,10 @@ class LightingServices:
         """A new site (a reload changed it): new feedback and meter; the energy booked so far
         and the rows not yet stored are kept."""
         self._pending += self._energy.rows(now_s)
+        old = self._feedback
         self._lighting = lighting
         self._feedback = Feedback(lighting)
+        self._feedback.restore(old.snapshots())  # alerts in force stay, by segment id
         self._energy = EnergyLog(lighting.topology, now_s)
 
     async def run(self, spool: Spool) -> None:
@@ -96,3 +98,5 @@ class LightingServices:
         except sqlite3.Error as error:
             self._pending = rows + self._pending
             event(log, logging.ERROR, "cannot store alerts and energy yet", error=str(error))
+            return
+        event(log, logging.DEBUG, "lighting rows stored", rows=len(rows))

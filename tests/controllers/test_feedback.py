@@ -89,3 +89,26 @@ def test_a_lamp_never_commanded_or_never_heard_raises_nothing() -> None:
     monitor.report(0, 0.7, 30.0, "ok")
     assert monitor.evaluate(told(-np.inf), 500.0, RULES) == []
     assert Monitor(topology()).evaluate(told(0.3), 500.0, RULES) == []
+
+
+def test_a_restored_alert_is_held_until_the_lamp_is_told_again_and_then_not_raised_twice() -> None:
+    """A stuck lamp's alert from before a restart: while the restart's first command fades
+    (or none was sent yet) it is neither ended nor raised; settled and still stuck, it stays
+    as it was (same since, no change); the lamp fixed, it ends."""
+    before = Monitor(topology())
+    before.report(1, 1.0, 40.0, "ok")
+    before.evaluate(told(0.3), 11.0, RULES)
+    assert kinds(before.evaluate(told(0.3), 71.0, RULES)) == {("dimming_failure", 1, True)}
+    after = Monitor(topology())
+    after.restore(1, before.snapshot(1))
+    never_sent = told(0.3, at_s=-np.inf)
+    assert after.evaluate(never_sent, 500.0, RULES) == []
+    assert after.evaluate(told(0.3, at_s=500.0), 505.0, RULES) == []  # fading
+    assert after.evaluate(told(0.3, at_s=500.0), 600.0, RULES) == []  # settled: still stuck
+    assert after.since("dimming_failure")[1] == 11.0
+    after.report(1, 0.3, 12.0, "ok")
+    (ended,) = after.evaluate(told(0.3, at_s=500.0), 601.0, RULES)
+    assert (ended.kind, ended.segment, ended.active) == ("dimming_failure", 1, False)
+    fresh = Monitor(topology())  # without the restore: the same lamp raises it anew, later
+    fresh.report(1, 1.0, 40.0, "ok")
+    assert fresh.evaluate(told(0.3, at_s=500.0), 600.0, RULES) == []

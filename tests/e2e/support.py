@@ -75,6 +75,26 @@ class Lamps:
                     self.latest[str(message.topic).split("/")[-2]] = body
 
 
+class Alerts:
+    """Every alert message on the site's topics, in arrival order."""
+
+    def __init__(self, client: aiomqtt.Client, root: str) -> None:
+        self.client, self.root = client, root
+        self.seen: list[tuple[str, dict[str, object]]] = []
+
+    async def until(self, kind: str, active: bool) -> dict[str, object]:
+        """The next message (or one already seen) of `kind` with that `active`."""
+        async with asyncio.timeout(TIMEOUT_S):
+            while True:
+                for topic, body in self.seen:
+                    if f"/alert/{kind}/" in topic and body["active"] is active:
+                        self.seen.remove((topic, body))
+                        return body
+                message = await anext(self.client.messages)
+                if str(message.topic).startswith(f"{self.root}/alert/"):
+                    self.seen.append((str(message.topic), json.loads(bytes(message.payload))))
+
+
 @asynccontextmanager
 async def running_daemon(
     site: Path, log_level: str = "info"

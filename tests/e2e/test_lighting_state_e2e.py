@@ -1,15 +1,17 @@
-"""An operator's override outlives a `kill -9`: stored with its message, restored at start-up
-(not redelivered: the daemon comes back under another MQTT session), the lamps told the same."""
+"""What the lighting builds up outlives a `kill -9`: an operator's override (stored with its
+message) and a lamp's alert (stored as it changes), restored at start-up, not redelivered:
+the daemon comes back under another MQTT session."""
 
 import json
 import signal
+import time
 import uuid
 from pathlib import Path
 
 import aiomqtt
 
 from tests.conftest import BrokerInfo
-from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
+from tests.e2e.support import Alerts, Lamps, running_daemon, stderr_until, write_site
 
 
 async def test_an_override_survives_a_kill_and_the_lamp_command_is_unchanged(
@@ -44,3 +46,38 @@ async def test_an_override_survives_a_kill_and_the_lamp_command_is_unchanged(
             assert (after["level"], after["reason"]) == (before["level"], before["reason"])
             daemon.send_signal(signal.SIGTERM)
             await stderr_until(daemon, "stopped")
+
+
+async def test_a_lamp_alert_survives_a_kill_and_is_neither_forgotten_nor_raised_again(
+    tmp_path: Path, broker: BrokerInfo
+) -> None:
+    """A lamp that says it failed raises lamp_failure; killed and restarted under another
+    MQTT session (its report is not sent again), the daemon raises nothing new, and the lamp
+    reporting ok again ends the alert that began before the kill."""
+    site_id = f"lampalert-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, broker, site_id, "30%")
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"t-{site_id}") as client:
+        alerts = Alerts(client, f"luciole/{site_id}")
+        await client.subscribe(f"luciole/{site_id}/alert/#", qos=1)
+        state = f"luciole/{site_id}/lamp/s2/state"
+        async with running_daemon(site, log_level="debug") as daemon:
+            await stderr_until(daemon, "connected")
+            failed = {"level": 0.0, "power_w": 0.0, "status": "failed", "ts": time.time()}
+            await client.publish(state, json.dumps(failed), qos=1)
+            raised = await alerts.until("lamp_failure", True)
+            while "rows=" not in await stderr_until(daemon, "lighting rows stored"):
+                pass
+            daemon.kill()
+            await daemon.wait()
+        text = site.read_text().replace(f"client_id: gw-{site_id}", f"client_id: gw2-{site_id}")
+        site.write_text(text)
+        async with running_daemon(site) as daemon:
+            assert "active=1" in await stderr_until(daemon, "lamp alerts restored")
+            await stderr_until(daemon, "connected")
+            ok = {"level": 0.3, "power_w": 12.0, "status": "ok", "ts": time.time()}
+            await client.publish(state, json.dumps(ok), qos=1)
+            ended = await alerts.until("lamp_failure", False)
+            daemon.send_signal(signal.SIGTERM)
+            await stderr_until(daemon, "stopped")
+        assert not [b for _, b in alerts.seen if b["type"] == "lamp_failure" and b["active"]]
+        assert ended["segment"] == raised["segment"] == "s2"

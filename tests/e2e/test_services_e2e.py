@@ -2,7 +2,6 @@
 right after the alert went out (its batch not yet stored) neither loses the leak nor raises
 it twice, and the daemon that comes back is the one that ends it."""
 
-import asyncio
 import json
 import os
 import signal
@@ -16,31 +15,11 @@ import pytest
 from gateway.handling import HOLD_AFTER_ALERT_ENV
 from gateway.store.spool import Spool
 from tests.conftest import Embedded, Mosquitto
-from tests.e2e.support import TIMEOUT_S, running_daemon, stderr_until, write_site
+from tests.e2e.support import Alerts, running_daemon, stderr_until, write_site
 
 QUARTER_S = 900.0
 LEAK_M3H = 0.02  # 20 L/h, never a dry hour: a leak by the meters' rule after a day
 HOURS = 30
-
-
-class Alerts:
-    """Every alert message on the site's topics, in arrival order."""
-
-    def __init__(self, client: aiomqtt.Client, root: str) -> None:
-        self.client, self.root = client, root
-        self.seen: list[tuple[str, dict[str, object]]] = []
-
-    async def until(self, kind: str, active: bool) -> dict[str, object]:
-        """The next message (or one already seen) of `kind` with that `active`."""
-        async with asyncio.timeout(TIMEOUT_S):
-            while True:
-                for topic, body in self.seen:
-                    if f"/alert/{kind}/" in topic and body["active"] is active:
-                        self.seen.remove((topic, body))
-                        return body
-                message = await anext(self.client.messages)
-                if str(message.topic).startswith(f"{self.root}/alert/"):
-                    self.seen.append((str(message.topic), json.loads(bytes(message.payload))))
 
 
 def _readings(

@@ -2,17 +2,19 @@
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from unittest import mock
 
+import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from gateway.console.auth import ConsoleAuth, is_loopback, read_token
 from gateway.console.host import ActionResult
-from gateway.console.server import console_app
+from gateway.console.server import console_app, serve_console
 
 TOKEN = "s3cret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -103,6 +105,25 @@ async def client(host: FakeHost) -> AsyncIterator[TestClient[web.Request, web.Ap
 
 
 Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def remote(host: FakeHost) -> AsyncIterator[Client]:
+    """The console as a browser on another machine sees it: no request is local."""
+    auth = ConsoleAuth(TOKEN, owner="alice", local=lambda request: False)
+    client = await _client(console_app(host, auth))
+    yield client
+    await client.close()
+
+
+async def _first_event(response: ClientResponse) -> dict[str, object]:
+    async with asyncio.timeout(WAIT_S):
+        chunk = await response.content.readuntil(b"\n\n")
+    response.close()
+    event, data = chunk.decode().rstrip("\n").split("\n")
+    assert event == "event: state"
+    state: dict[str, object] = json.loads(data.removeprefix("data: "))
+    return state
 
 
 async def test_state_is_read_on_loopback_without_a_token(client: Client) -> None:
@@ -315,3 +336,82 @@ def test_a_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LUCIOLE_TEST_TOKEN")
     assert read_token("LUCIOLE_TEST_TOKEN", None) is None
     assert read_token(None, None) is None
+
+
+@pytest.mark.parametrize("path", ["/", "/assets/index.html", "/assets/console.js"])
+async def test_a_remote_browser_gets_the_page_shell_without_a_token(
+    remote: Client, path: str
+) -> None:
+    response = await remote.get(path)
+    assert response.status == 200
+    assert "rue-a-01" not in await response.text()  # the shell holds no data
+
+
+async def test_a_remote_state_read_needs_the_token_in_the_header(remote: Client) -> None:
+    response = await remote.get("/api/state")
+    assert (response.status, (await response.json())["error"]) == (401, "unauthorized")
+    response = await remote.get("/api/state", params={"token": TOKEN})
+    assert response.status == 401  # the query string is for the stream only
+    response = await remote.get("/api/state", headers=BEARER)
+    assert (response.status, await response.json()) == (200, STATE)
+
+
+async def test_a_remote_stream_takes_the_token_in_its_query_string(remote: Client) -> None:
+    response = await remote.get("/api/events")
+    assert (response.status, (await response.json())["error"]) == (401, "unauthorized")
+    for wrong in ("wrong", "", f"{TOKEN}x", TOKEN[:-1]):
+        response = await remote.get("/api/events", params={"token": wrong})
+        assert response.status == 401, wrong
+    response = await remote.get("/api/events", params={"token": TOKEN})
+    assert response.status == 200
+    assert await _first_event(response) == STATE
+    response = await remote.get("/api/events", headers=BEARER)  # a script's way still works
+    assert response.status == 200
+    assert await _first_event(response) == STATE
+
+
+async def test_remote_actions_still_need_the_header(remote: Client, host: FakeHost) -> None:
+    body = {"target": "rue-a-01", "level": 0.8}
+    query = {"token": TOKEN}
+    for response in (
+        await remote.post("/api/overrides", json=body),
+        await remote.post("/api/overrides", json=body, params=query),
+        await remote.post("/api/events", params=query),
+        await remote.delete("/api/overrides/rue-a-01", params=query),
+        await remote.post("/api/alerts/water_leak:meter-1/ack", params=query),
+    ):
+        assert (response.status, (await response.json())["error"]) == (401, "unauthorized")
+    assert host.calls == []
+    response = await remote.post("/api/overrides", json=body, headers=BEARER)
+    assert (response.status, await response.json()) == (200, {"ok": True})
+    assert host.calls == [("set", "rue-a-01", 0.8, None, "alice")]
+
+
+async def test_a_remote_read_without_a_configured_token_says_what_to_set(
+    host: FakeHost,
+) -> None:
+    client = await _client(console_app(host, ConsoleAuth(None, local=lambda request: False)))
+    try:
+        assert (await client.get("/")).status == 200
+        response = await client.get("/api/events", params={"token": TOKEN})
+        assert (response.status, (await response.json())["error"]) == (403, "no_console_token")
+    finally:
+        await client.close()
+
+
+async def test_the_served_console_logs_no_url_so_never_the_query_token(
+    host: FakeHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    runner = await serve_console(host, ConsoleAuth(TOKEN), "127.0.0.1", 0)
+    try:
+        _, port = runner.addresses[0]
+        url = f"http://127.0.0.1:{port}/api/events?token={TOKEN}"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            assert response.status == 200
+            async with asyncio.timeout(WAIT_S):
+                await response.content.readuntil(b"\n\n")
+    finally:
+        await runner.cleanup()
+    assert "console serving" in caplog.text
+    assert TOKEN not in caplog.text

@@ -251,11 +251,25 @@ function showResult(ok, text) {
   result.textContent = text;
 }
 
+// The console token, typed in the Act form or in the prompt, kept for this tab only.
+function token() {
+  return (sessionStorage.getItem(TOKEN_KEY) || "").trim();
+}
+
+function keepToken(value) {
+  sessionStorage.setItem(TOKEN_KEY, value);
+  $("token").value = value;
+}
+
+function authHeaders(extra) {
+  const headers = { ...(extra || {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  return headers;
+}
+
 async function act(method, path, body) {
-  const token = $("token").value.trim();
-  sessionStorage.setItem(TOKEN_KEY, token);
-  const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
+  keepToken($("token").value.trim());
+  const headers = authHeaders({ "Content-Type": "application/json" });
   try {
     const response = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
     const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
@@ -410,23 +424,79 @@ function setLive(on) {
   $("live").className = `pill ${on ? "on" : "bad"}`;
 }
 
+let source = null;
+
+// From another address than the gateway's own, reads need the token: the prompt asks for it.
+function showUnlock(answer, refused) {
+  if (source) source.close();
+  source = null;
+  $("live").textContent = "locked";
+  $("live").className = "pill bad";
+  $("main").hidden = true;
+  $("unlock").hidden = false;
+  if (answer.error === "no_console_token") $("unlock-why").textContent = answer.detail;
+  $("unlock-result").textContent = refused ? "That token was refused: check it and try again." : "";
+  $("unlock-token").focus();
+}
+
+function hideUnlock() {
+  $("unlock").hidden = true;
+  $("main").hidden = false;
+}
+
+// The state once, then the stream; a 401 (or 403) on the read shows the prompt instead.
+async function connect(refusedIfLocked) {
+  let response;
+  try {
+    response = await fetch("/api/state", { headers: authHeaders() });
+  } catch (error) {
+    setLive(false);
+    return;
+  }
+  const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (response.status === 401 || response.status === 403) {
+    showUnlock(answer, refusedIfLocked && response.status === 401);
+    return;
+  }
+  if (!response.ok) {
+    setLive(false);
+    return;
+  }
+  hideUnlock();
+  render(answer);
+  listen();
+}
+
 function listen() {
-  const source = new EventSource("/api/events");
+  if (source) source.close();
+  // EventSource cannot send a header: the token goes in the query string (never logged).
+  const query = token() ? `?token=${encodeURIComponent(token())}` : "";
+  source = new EventSource(`/api/events${query}`);
   source.addEventListener("open", () => setLive(true));
-  source.addEventListener("error", () => setLive(false)); // EventSource retries by itself
+  source.addEventListener("error", () => {
+    setLive(false); // EventSource retries by itself, except after a refusal (then CLOSED)
+    if (source && source.readyState === EventSource.CLOSED) setTimeout(() => connect(false), 2000);
+  });
   source.addEventListener("state", (e) => {
     setLive(true);
     render(JSON.parse(e.data));
   });
 }
 
+function unlock(event) {
+  event.preventDefault();
+  keepToken($("unlock-token").value.trim());
+  $("unlock-result").textContent = "";
+  connect(true);
+}
+
 function start() {
-  $("token").value = sessionStorage.getItem(TOKEN_KEY) || "";
+  $("token").value = token();
   $("override-form").addEventListener("submit", setOverride);
   $("clear").addEventListener("click", () => clearOverride(target()));
   $("target").addEventListener("change", syncOther);
-  fetch("/api/state").then((r) => r.json()).then(render).catch(() => setLive(false));
-  listen();
+  $("unlock-form").addEventListener("submit", unlock);
+  connect(Boolean(token()));
 }
 
 start();
