@@ -1,5 +1,6 @@
 """`pip install .` gives a working `luciole`: the wheel carries every package, the example
-site and policy that `luciole init` writes, the systemd unit and the console script.
+site and policy that `luciole init` writes, the systemd unit, the console's page and the
+console script.
 
 The wheel is built from a copy of the project's packaging files and packages (so the work
 tree gets no build/ or egg-info), without dependencies. With the build backend that
@@ -82,12 +83,14 @@ def test_the_wheel_carries_the_packages_and_the_examples(wheel: Path) -> None:
         "luciole/main.py",
         "luciole/examples/site.yaml",
         "luciole/examples/policy.yaml",
+        "luciole/examples/luciole.service",
+        "gateway/console/assets/index.html",
+        "gateway/console/assets/console.js",
+        "gateway/console/assets/console.css",
     ):
         assert expected in names
     for package in ("gateway", "controllers", "sim"):
         assert f"{package}/__init__.py" in names
-    if (ROOT / "luciole" / "examples" / "luciole.service").exists():
-        assert "luciole/examples/luciole.service" in names
     assert not any(name.startswith("tests/") for name in names)
     assert not any("_cache/" in name or "__pycache__" in name for name in names)
 
