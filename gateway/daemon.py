@@ -100,7 +100,6 @@ class Daemon(MessageHandling, Reloading):
         )
         self.notifier = Notifier.from_environ()  # systemd's, when it runs us (Type=notify)
         self.heard: dict[str, float] = {}  # device → when its last message was taken
-        self.started_s = clock.now()
         self._publisher: Publisher | None = None  # while connected
         self.console = DaemonHost(self, clock.now)
         self._stopping = asyncio.Event()

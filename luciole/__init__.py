@@ -2,7 +2,8 @@
 only one that imports the simulator (inside the commands that need it, so `luciole run` never
 loads it or its extra). Nothing imports this package.
 
-- `main`      the parser, `luciole run`, `check-config`, `demo`, and the `sim` commands' entry.
+- `main`      the parser, `luciole run`, `check-config`, and the `sim` commands' entry.
+- `demo`      `luciole demo`: one simulated night on a simulated district, live.
 - `files`     `luciole decode` and `luciole export`: tools that need no broker.
 - `decode`    the body of `luciole decode`.
 - `override`  `luciole override TARGET LEVEL --for 30m` and `--clear`.

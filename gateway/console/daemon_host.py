@@ -50,7 +50,6 @@ class Daemon(Protocol):
     metrics: Metrics
     spool: Spool
     heard: dict[str, float]
-    started_s: float
 
     @property
     def connected(self) -> bool: ...
@@ -196,27 +195,26 @@ class DaemonHost:
         return sorted(found, key=_staleness)
 
     def _energy(self) -> dict[str, object]:
-        meter = self._daemon.services.energy.meter
+        """Tonight's kWh (since the last dusk the daemon saw) per street and for the site."""
+        log_ = self._daemon.services.energy
+        tonight = log_.tonight()
         streets: dict[str, dict[str, float]] = {}
         for i, segment in enumerate(self._daemon.settings.site.segments):
             street = streets.setdefault(
                 segment.street, {"kwh": 0.0, "always_on_kwh": 0.0, "static_kwh": 0.0}
             )
-            street["kwh"] += float(meter.energy_kwh[i])
-            street["always_on_kwh"] += float(meter.always_on_kwh[i])
-            street["static_kwh"] += float(meter.static_kwh[i])
+            street["kwh"] += float(tonight["energy_kwh"][i])
+            street["always_on_kwh"] += float(tonight["always_on_kwh"][i])
+            street["static_kwh"] += float(tonight["static_kwh"][i])
         site = {
-            "kwh": float(meter.energy_kwh.sum()),
-            "always_on_kwh": float(meter.always_on_kwh.sum()),
-            "static_kwh": float(meter.static_kwh.sum()),
-        }
-        rounded = {
-            name: {k: round(v, 4) for k, v in values.items()} for name, values in streets.items()
+            "kwh": float(tonight["energy_kwh"].sum()),
+            "always_on_kwh": float(tonight["always_on_kwh"].sum()),
+            "static_kwh": float(tonight["static_kwh"].sum()),
         }
         return {
-            "since": self._daemon.started_s,
+            "since": log_.night_since_s,
             "site": {k: round(v, 4) for k, v in site.items()},
-            "streets": rounded,
+            "streets": {n: {k: round(v, 4) for k, v in vs.items()} for n, vs in streets.items()},
         }
 
     async def set_override(

@@ -28,6 +28,10 @@ class EnergyLog:
         self._last_s = now_s
         self._written = {key: np.zeros(topology.size) for key in _KEYS}
         self._interval_start_s = now_s
+        # Tonight: from the last dusk the daemon saw (from its start, until it sees one).
+        self.night_since_s = now_s
+        self._night_base = {key: np.zeros(topology.size) for key in _KEYS}
+        self._lit = False
 
     def tick(self, step: Step, now_s: float) -> None:
         """Book the time since the last tick at the levels held then; hold this step's."""
@@ -36,6 +40,15 @@ class EnergyLog:
             self.meter.add(level, lit, now_s - self._last_s, static)
         self._held = (step.level.copy(), step.lit.copy(), step.schedule_level.copy())
         self._last_s = max(now_s, self._last_s)
+        lit_now = bool(step.lit.any())
+        if lit_now and not self._lit:  # dusk: tonight's count starts here
+            self.night_since_s = now_s
+            self._night_base = {key: getattr(self.meter, key).copy() for key in _KEYS}
+        self._lit = lit_now
+
+    def tonight(self) -> dict[str, np.ndarray]:
+        """kWh per segment since `night_since_s`: used, always-on and static."""
+        return {key: getattr(self.meter, key) - self._night_base[key] for key in _KEYS}
 
     def due(self, now_s: float, interval_s: float) -> bool:
         return now_s - self._interval_start_s >= interval_s
