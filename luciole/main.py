@@ -1,6 +1,6 @@
-"""`luciole`: the command line: the parser, `luciole run` and `check-config`; the other commands
-are registered from their modules. Like `luciole.demo`, it imports `sim` only inside the commands
-that need it, so the daemon never loads the simulator."""
+"""`luciole`: the command line: the parser, `luciole run`, `check-config` and the entries of the
+`sim` commands; the other commands register from their modules. Like `luciole.demo`, it imports
+`sim` only inside the commands that need it, so the daemon never loads the simulator."""
 
 import argparse
 import asyncio

@@ -21,5 +21,6 @@ def test_tonight_starts_at_dusk_and_the_day_before_is_not_in_it() -> None:
     assert log.night_since_s == NIGHT
     tonight = log.tonight()
     lit_hour_kwh = float(tonight["energy_kwh"].sum())
-    assert 0 < lit_hour_kwh and float(log.meter.energy_kwh.sum()) > lit_hour_kwh + day_kwh / 2
+    assert lit_hour_kwh > 0
+    assert float(log.meter.energy_kwh.sum()) > lit_hour_kwh + day_kwh / 2
     assert float(tonight["always_on_kwh"].sum()) >= lit_hour_kwh
