@@ -92,7 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
     lamps, the gateway and the controller; prints a summary and writes summary.json and a plot.
     """
     try:
-        from sim.runs.demo import DemoOptions  # noqa: F401, PLC0415  (needs the sim extra)
+        from sim.runs.demo import DemoOptions  # noqa: F401  (needs the sim extra)
     except ImportError as error:
         print(
             f"luciole demo needs the simulator extra: pip install 'luciole[sim]' ({error})",
@@ -113,8 +113,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _demo_night(settings: Settings, args: argparse.Namespace) -> None:
-    from sim.report.outputs import format_summary  # noqa: PLC0415  (the sim extra, lazily)
-    from sim.runs.demo import DemoOptions, run_demo  # noqa: PLC0415
+    from sim.report.outputs import format_summary
+    from sim.runs.demo import DemoOptions, run_demo
 
     options = DemoOptions(
         duration_s=args.duration,
