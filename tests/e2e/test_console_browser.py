@@ -34,6 +34,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the test extra)")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.chrome.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -57,7 +58,21 @@ def open_browser() -> WebDriver:
 
 
 def wait(driver: WebDriver, done: Callable[[WebDriver], object]) -> None:
-    WebDriverWait(driver, TIMEOUT_S).until(done)
+    """Until `done` holds. The page redraws from the live stream every second, so an element
+    found a moment ago may be gone: such a look is simply taken again."""
+    WebDriverWait(driver, TIMEOUT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        done
+    )
+
+
+def act(driver: WebDriver, step: Callable[[WebDriver], object]) -> None:
+    """Do `step` (find an element and act on it), again if a redraw took the element away."""
+
+    def done(d: WebDriver) -> bool:
+        step(d)
+        return True
+
+    wait(driver, done)
 
 
 def shown_segments(driver: WebDriver) -> set[str]:
@@ -75,24 +90,28 @@ def load(driver: WebDriver, url: str) -> None:
 
 
 def set_override(driver: WebDriver) -> None:
-    Select(driver.find_element(By.ID, "target")).select_by_value("s3")
+    act(driver, lambda d: Select(d.find_element(By.ID, "target")).select_by_value("s3"))
     for field, value in (("level", "80"), ("duration", "30"), ("token", TOKEN)):
-        element = driver.find_element(By.ID, field)
-        element.clear()
-        element.send_keys(value)
-    driver.find_element(By.ID, "set").click()
+
+        def typed(d: WebDriver, field: str = field, value: str = value) -> None:
+            element = d.find_element(By.ID, field)
+            element.clear()
+            element.send_keys(value)
+
+        act(driver, typed)
+    act(driver, lambda d: d.find_element(By.ID, "set").click())
     wait(driver, lambda d: "s3 set to 80 %" in d.find_element(By.ID, "result").text)
 
 
 def show_override(driver: WebDriver) -> None:
     """The override listed, and s3's details open (what the screenshots show)."""
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#overrides [data-override=s3]"))
-    driver.find_element(By.CSS_SELECTOR, "#map [data-segment=s3]").click()
+    act(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#map [data-segment=s3]").click())
     wait(driver, lambda d: "override" in d.find_element(By.ID, "details").text)
 
 
 def clear_override(driver: WebDriver) -> None:
-    driver.find_element(By.ID, "clear").click()
+    act(driver, lambda d: d.find_element(By.ID, "clear").click())
     wait(driver, lambda d: "s3: override cleared" in d.find_element(By.ID, "result").text)
     wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "#overrides [data-override]"))
 
