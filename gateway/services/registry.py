@@ -95,9 +95,11 @@ def water_rules(meters: Fleet, policy: Policy) -> WaterRules:
     )
 
 
-def bin_batch(bins: Fleet, readings: Sequence[BinReading]) -> BinBatch:
+def bin_batch(bins: Fleet, taken: Sequence[BinReading]) -> BinBatch:
     """Readings of registered bins as one batch; each flagged invalid when its fill cannot be
-    trusted (out of range, lid open, sensor error, lying on its side)."""
+    trusted (out of range, lid open, sensor error, lying on its side). Readings of one bin at
+    one instant are one reading, the last: a rule takes one reading per bin and time."""
+    readings = list({(r.device_id, r.ts_s): r for r in taken}.values())
     fill = np.array([_raw_fill(bins.devices[bins.positions[r.device_id]], r) for r in readings])
     valid = np.array([_trusted(bins.devices[bins.positions[r.device_id]], r) for r in readings])
     return BinBatch(
@@ -130,15 +132,27 @@ def _trusted(device: Device, reading: BinReading) -> bool:
 
 def water_batch(meters: Fleet, readings: Sequence[WaterReading]) -> WaterBatch:
     """Readings of registered meters as one batch: the signed volume since each meter's last
-    reading (NaN: a first reading or a new meter, a new baseline), flow and the meter's flags."""
+    reading (NaN: a first reading or a new meter, a new baseline), flow and the meter's flags.
+
+    Readings of one meter at one instant become one: a rule takes one reading per meter and
+    time, and the later ones would be ignored with their volumes. They come together when a
+    meter's queued messages carry no time of their own (a backlog delivered at once takes its
+    arrival time): their volumes add up, their flags too, the last flow reported stands."""
+    merged: dict[tuple[str, float], tuple[float, float, int]] = {}
+    for r in readings:
+        volume, flow, flags = _volume_m3(r), r.flow_m3h, _flags(r.alarms)
+        key = (r.device_id, r.ts_s)
+        if key in merged:
+            was_volume, was_flow, was_flags = merged[key]
+            volume, flags = was_volume + volume, was_flags | flags  # NaN stays: a new baseline
+            flow = was_flow if flow is None else flow
+        merged[key] = (volume, np.nan if flow is None else flow, flags)
     return WaterBatch(
-        index=np.array([meters.positions[r.device_id] for r in readings], dtype=np.int64),
-        ts_s=np.array([r.ts_s for r in readings], dtype=np.float64),
-        volume_m3=np.array([_volume_m3(r) for r in readings], dtype=np.float64),
-        flow_m3h=np.array(
-            [np.nan if r.flow_m3h is None else r.flow_m3h for r in readings], dtype=np.float64
-        ),
-        flags=np.array([_flags(r.alarms) for r in readings], dtype=np.int64),
+        index=np.array([meters.positions[d] for d, _ in merged], dtype=np.int64),
+        ts_s=np.array([ts for _, ts in merged], dtype=np.float64),
+        volume_m3=np.array([v for v, _, _ in merged.values()], dtype=np.float64),
+        flow_m3h=np.array([f for _, f, _ in merged.values()], dtype=np.float64),
+        flags=np.array([g for _, _, g in merged.values()], dtype=np.int64),
     )
 
 

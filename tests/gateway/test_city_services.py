@@ -173,3 +173,25 @@ def test_a_state_row_of_another_layout_starts_that_device_afresh(
     city = CityServices(_site(), Policy())
     assert city.restore({"water": {"meter-1": "3:AAAA"}}) == 0
     assert "another version" in caplog.text
+
+
+def test_readings_of_one_meter_at_one_instant_count_once_with_all_their_water() -> None:
+    """A backlog delivered at once, without times of its own: three readings at the same
+    arrival time are one reading of the three volumes (and a batch of one round)."""
+    city = CityServices(_site(), Policy())
+    base = WaterReading(device_id="meter-1", segment="s1", ts_s=START_S, total_m3=100.0)
+    _feed(city, [base], START_S)
+    at_s = START_S + 600
+    same = [
+        WaterReading(
+            device_id="meter-1", segment="s1", ts_s=at_s, total_m3=100 + k / 100, delta_m3=0.01
+        )
+        for k in (1, 2, 3)
+    ]
+    _feed(city, same, START_S + 600)
+    later = WaterReading(
+        device_id="meter-1", segment="s1", ts_s=START_S + 3660, total_m3=100.03, delta_m3=0.0
+    )
+    _feed(city, [later], START_S + 3660)
+    meter = city.meters.positions["meter-1"]
+    assert city.water_state.hourly_m3(1)[meter, 0] == pytest.approx(0.03)

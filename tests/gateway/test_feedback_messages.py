@@ -50,9 +50,11 @@ def test_an_alert_is_published_retained_and_stored_then_cleared() -> None:
         True,
         0.3,
     )
-    (row,) = rows
+    row, state = rows  # the alert, and s2's report and alerts for a restart
     assert (row.kind, row.device_id) == ("alert", "controller")
     assert json.loads(row.body)["segment"] == "s2"
+    assert (state.kind, state.uplink, state.device_id) == ("state", "lamp_alerts", "s2")
+    assert json.loads(state.body)["active"] == ["lamp_failure"]
     fixed = {"level": 0.3, "power_w": 12.0, "status": "ok", "ts": NIGHT}
     feedback.state("luciole/fb/lamp/s2/state", json.dumps(fixed).encode())
     messages, _ = feedback.evaluate(NIGHT + 10, RULES)
