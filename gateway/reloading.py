@@ -101,14 +101,8 @@ class Reloading:
                 )
             old_lighting, now_s = self.lighting, self._clock.now()
             self.lighting = Lighting(new.site, new.policy, now_s)
-            carried = {  # operators' overrides and the flows outlive a new site file
-                row.device_id: row.body
-                for row in (
-                    lighting_state.overrides_row(old_lighting, now_s),
-                    lighting_state.flows_row(old_lighting, now_s),
-                )
-            }
-            lighting_state.restore(self.lighting, carried, now_s)
+            # Operators' overrides and the flows outlive a new site file.
+            lighting_state.carry_over(old_lighting, self.lighting, now_s)
             self.services.replace_lighting(self.lighting, self._clock.now())
             self.intake = Intake(new.site, clocks=self.clocks, normaliser=self.intake.normaliser)
             self.admission = Admission(new.site)

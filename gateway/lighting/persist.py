@@ -52,6 +52,12 @@ def flows_row(lighting: Lighting, now_s: float) -> SpoolRow:
     return state_row(ROOM, FLOWS, now_s, json.dumps(body))
 
 
+def carry_over(old: Lighting, new: Lighting, now_s: float) -> None:
+    """A reload's new lighting takes the old one's overrides and flows, by segment id."""
+    rows = (overrides_row(old, now_s), flows_row(old, now_s))
+    restore(new, {row.device_id: row.body for row in rows}, now_s)
+
+
 def restore(lighting: Lighting, stored: dict[str, str], now_s: float) -> tuple[int, bool]:
     """Put back what `stored` (the room's rows) holds: (segments overridden, flows restored).
     Entries of segments or counters the site no longer has are left out."""

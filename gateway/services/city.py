@@ -92,15 +92,18 @@ class CityServices:
         """Apply the readings taken since the last step; evaluate the time-driven rules when
         due; the collection list when its membership changed."""
         served = Served()
+        due = now_s >= self._next_evaluation_s
+        if not (due or self._bin_readings or self._water_readings):
+            return served  # most batches: nothing of the services' in them
         offset_s = self.utc_offset_s(now_s)
         touched_bins = self._step_bins(served, offset_s, now_s)
         self._step_water(served, offset_s, now_s)
-        if now_s >= self._next_evaluation_s:
+        if due:
             self._next_evaluation_s = now_s + EVALUATE_S
             self._evaluate(served, now_s, offset_s)
             touched_bins = True
         if touched_bins and self.bins.size:
-            self._due_list(served, now_s, offset_s)
+            self._due_list(served, now_s)
         return served
 
     def _step_bins(self, served: Served, offset_s: float, now_s: float) -> bool:
@@ -209,7 +212,7 @@ class CityServices:
         }
         return Message(self.topics.bins_due, json.dumps(body, allow_nan=False), retain=True)
 
-    def _due_list(self, served: Served, now_s: float, offset_s: float) -> None:
+    def _due_list(self, served: Served, now_s: float) -> None:
         listed = self.due(now_s)
         members = tuple((d.device, d.urgency) for d in listed)
         if members != self._due_members:

@@ -2,7 +2,6 @@
 and cleared through it reaching the lamps, acknowledgements kept across a restart, and every
 action refused without the token."""
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from gateway.mqtt.broker import free_port
 from gateway.store.spool import Spool
 from tests.conftest import BrokerInfo
 from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
@@ -17,18 +17,11 @@ from tests.e2e.support import Lamps, running_daemon, stderr_until, write_site
 TOKEN = "s3cret-console-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_the_console_api_acts_on_the_lamps_and_refuses_without_the_token(
     tmp_path: Path, broker: BrokerInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site_id = f"console-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     console = f"console: {{port: {port}, token_env: LUCIOLE_TEST_CONSOLE_TOKEN}}\n"
     site = write_site(tmp_path, broker, site_id, "30%", console)
     monkeypatch.setenv("LUCIOLE_TEST_CONSOLE_TOKEN", TOKEN)

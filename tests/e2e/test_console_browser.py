@@ -9,7 +9,6 @@ keeps reading the broker and the daemon's log meanwhile (a full stderr pipe woul
 import asyncio
 import base64
 import contextlib
-import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from gateway.mqtt.broker import free_port
 from tests.conftest import BrokerInfo
 from tests.e2e.support import TIMEOUT_S, Lamps, running_daemon, stderr_until, write_site
 
@@ -39,13 +39,6 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.chrome.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def open_browser() -> WebDriver:
