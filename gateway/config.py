@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -10,6 +10,7 @@ from controllers.advice import advice
 from controllers.resolve import unknown_names
 from controllers.services.advice import services_advice
 from controllers.settings import ConfigError, Policy, Problem, SiteConfig
+from controllers.settings.districts import DistrictView, district_site, suffixed, unknown_district
 from controllers.settings.errors import dotted
 from controllers.settings.loader import line_of, load_model, parse_yaml
 from controllers.topology import topology_from_site
@@ -17,6 +18,12 @@ from gateway.ingest.intake import check_sources
 from gateway.secrets import broker_secrets
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# What one daemon does (README, "Past one machine"): `all` stores and lights; `ingest` only
+# stores, on a shared subscription with other workers; `control` lights and runs the city
+# services, leaving the storing of readings to the ingest workers.
+Role = Literal["all", "ingest", "control"]
+ROLES: tuple[Role, ...] = ("all", "ingest", "control")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,8 @@ class Settings:
     policy: Policy
     site_path: Path
     policy_path: Path
+    role: Role = "all"
+    district: DistrictView | None = None  # set when serving one district of the site
 
     @property
     def spool_path(self) -> Path:
@@ -43,9 +52,12 @@ class Settings:
         return self.site_path.parent / self.site.deadletter_path
 
 
-def load_settings(site_path: Path) -> Settings:
+def load_settings(
+    site_path: Path, role: Role = "all", district: str | None = None, worker: int = 1
+) -> Settings:
     """The site file and the policy file it names; ConfigError says what is wrong and where
-    (warnings about unwise policies are not errors: `check_file` reports them)."""
+    (warnings about unwise policies are not errors: `check_file` reports them). The policy is
+    checked against the whole site, then the site is cut to `district` or to ingest `worker`."""
     site = _load_site(site_path, _read(site_path))
     policy_path = site_path.parent / site.policy
     text = _read(policy_path)
@@ -53,7 +65,36 @@ def load_settings(site_path: Path) -> Settings:
     errors = [p for p in cross_check(site, policy, text, policy_path) if not p.warning]
     if errors:
         raise ConfigError(errors)
-    return Settings(site, policy, site_path, policy_path)
+    view = None
+    if district is not None:
+        problem = unknown_district(site, district)
+        if role == "ingest":
+            problem = "an ingest worker stores the whole site's readings: drop --district"
+        if problem is not None:
+            raise ConfigError([Problem(str(site_path), None, "districts", problem)])
+        site, view = district_site(site, district)
+    elif role == "ingest":
+        site = worker_site(site, worker)
+    return Settings(site, policy, site_path, policy_path, role, view)
+
+
+def worker_site(site: SiteConfig, worker: int) -> SiteConfig:
+    """The site as ingest worker `worker` serves it: its own client id (its own persistent
+    session in the shared group), spool and dead-letter file, metrics port `metrics_port +
+    worker` when the site has one, and no console (the console belongs to the lighting)."""
+    tag = f"ingest-{worker}"
+    metrics = None if site.metrics_port is None else site.metrics_port + worker
+    return site.model_copy(
+        update={
+            "broker": site.broker.model_copy(
+                update={"client_id": f"{site.broker.client_id}-{tag}"}
+            ),
+            "spool_path": suffixed(site.spool_path, tag),
+            "deadletter_path": suffixed(site.deadletter_path, tag),
+            "metrics_port": metrics,
+            "console": None,
+        }
+    )
 
 
 def cross_check(site: SiteConfig, policy: Policy, text: str, path: Path) -> list[Problem]:

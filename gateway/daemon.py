@@ -20,6 +20,7 @@ from gateway.formats.common import MAX_PAYLOAD_BYTES
 from gateway.handling import MessageHandling
 from gateway.ingest.clocks import DeviceClocks
 from gateway.ingest.intake import Intake
+from gateway.ingest.readings import Normaliser
 from gateway.lighting.authority import Authority, read_keys
 from gateway.lighting.control import Lighting, Outgoing
 from gateway.lighting.overrides import restore
@@ -37,6 +38,7 @@ from gateway.ops.refusals import Refusals
 from gateway.ops.watch import FileWatch, watch_files
 from gateway.pipeline import Pipeline
 from gateway.reloading import Reloading
+from gateway.roles import lights, sensor_subscriptions
 from gateway.services.city import CityServices
 from gateway.store.committer import Committer
 from gateway.store.database import Writer, build_writer, last_drain
@@ -80,7 +82,7 @@ class Daemon(MessageHandling, Reloading):
         self._rng = rng or random.Random()
         self.metrics = Metrics()
         self.clocks = DeviceClocks(self.metrics.clock_implausible)  # kept across reloads
-        self.intake = Intake(settings.site, clocks=self.clocks)
+        self.intake = self._intake(settings, Normaliser())
         # Unreadable keys raise KeyUnavailableError (`luciole run` checks them first).
         keys = read_keys(settings.site.overrides, settings.site_path.parent)
         self.authority = Authority(keys, settings.site.overrides.max_clock_skew_s)  # kept
@@ -109,7 +111,19 @@ class Daemon(MessageHandling, Reloading):
     def _healthy(self) -> tuple[bool, str]:
         return (True, "ok") if self._connected else (False, "broker not connected")
 
+    def _intake(self, settings: Settings, normaliser: Normaliser) -> Intake:
+        """An intake for `settings` (at start and on reload), with the devices' clocks and the
+        meters' last indexes (`normaliser`) of the one before."""
+        district = settings.district
+        return Intake(
+            settings.site,
+            clocks=self.clocks,
+            normaliser=normaliser,
+            foreign_devices=district.foreign_devices if district else None,
+        )
+
     def _pipeline(self) -> Pipeline:
+        district = self.settings.district
         return Pipeline(
             self.intake,
             self.lighting,
@@ -117,6 +131,8 @@ class Daemon(MessageHandling, Reloading):
             authority=self.authority,
             watch=self.watch,
             services=self.city,
+            lights=lights(self.settings.role),
+            foreign_targets=district.foreign_targets if district else frozenset(),
         )
 
     @property
@@ -140,16 +156,15 @@ class Daemon(MessageHandling, Reloading):
 
     async def run(self) -> None:
         """Serve MQTT and, when a database is configured, drain the spool into it."""
-        self.authority.announce(self.lighting.topics.overrides)
-        if self.authority.enforced:  # what was signed before a restart stays taken
-            await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
-        await asyncio.to_thread(self._restore_state)
-        console = await start_console(self.settings, self.console)
+        lighting = lights(self.settings.role)
+        if lighting:
+            await self._restore_lighting()
+        console = await start_console(self.settings, self.console) if lighting else None
         writer = self._writer()
         storing = asyncio.create_task(writer.run(), name="store") if writer else None
-        side = asyncio.create_task(self.housekeeping.run(), name="housekeeping")
-        services = asyncio.create_task(self.services.run(self.spool), name="services")
-        aside = [side, services]
+        aside = [asyncio.create_task(self.housekeeping.run(), name="housekeeping")]
+        if lighting:
+            aside.append(asyncio.create_task(self.services.run(self.spool), name="services"))
         if self._reload is not None:
             watching = watch_files(self.config_watch, self.request_reload)
             aside.append(asyncio.create_task(watching, name="config-watch"))
@@ -169,6 +184,12 @@ class Daemon(MessageHandling, Reloading):
                 writer.close()
             self.spool.close()
         event(log, logging.INFO, "stopped", **dict(self.stats))
+
+    async def _restore_lighting(self) -> None:
+        self.authority.announce(self.lighting.topics.overrides)
+        if self.authority.enforced:  # what was signed before a restart stays taken
+            await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
+        await asyncio.to_thread(self._restore_state)
 
     def _writer(self) -> Writer | None:
         def refused(reading: Mapping[str, object], why: str) -> None:
@@ -225,37 +246,29 @@ class Daemon(MessageHandling, Reloading):
             self.metrics.connected(False)
 
     async def _serve_connected(self, client: Client, inbox: Inbox) -> None:
-        topics = self.lighting.topics
-        routes = [(route.subscription, 1) for route in self.intake.routes]
-        await client.subscribe(
-            [
-                *routes,
-                (topics.overrides, 1),
-                *self.services.subscriptions,
-                *self.watch.subscriptions,
-            ]
-        )
+        await client.subscribe(self._subscriptions())
+        role, site = self.settings.role, self.settings.site
         event(
             log,
             logging.INFO,
             "connected, listening for sensors",
-            broker=self.settings.site.broker.url,
+            broker=site.broker.url,
             segments=self.lighting.topology.size,
-            devices=len(self.settings.site.devices),
+            devices=len(site.devices),
+            **({} if role == "all" else {"role": role}),
+            **({"district": self.settings.district.name} if self.settings.district else {}),
         )
         self.notifier.ready(self._status())  # connected and subscribed: serving
-        self.watch.connected()  # retained commands of the last run are not forgeries
-        self.lighting.resend_all()
         publisher = self._publisher = Publisher(client)
         committer = Committer(self.spool)
-        for message in self.city.startup_messages(self._clock.now()):
-            await publisher.publish(message.topic, message.payload, qos=1, retain=message.retain)
         tasks = [
             asyncio.create_task(self._receive(inbox, publisher, committer), name="receive"),
-            asyncio.create_task(self._tick(publisher, committer), name="tick"),
             asyncio.create_task(committer.run(), name="commit"),
             asyncio.create_task(self._summarise(publisher), name="refusals"),
         ]
+        if lights(role):
+            await self._start_lighting(publisher)
+            tasks.append(asyncio.create_task(self._tick(publisher, committer), name="tick"))
         stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
         try:
             await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -281,6 +294,22 @@ class Daemon(MessageHandling, Reloading):
         for task in tasks:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+
+    def _subscriptions(self) -> list[tuple[str, int]]:
+        """The sensors (shared among an ingest group), then what the lighting listens to."""
+        site, role = self.settings.site, self.settings.role
+        found = sensor_subscriptions(role, self.intake.routes, site.broker.share_group)
+        if not lights(role):
+            return found
+        overrides = (self.lighting.topics.overrides, 1)
+        return [*found, overrides, *self.services.subscriptions, *self.watch.subscriptions]
+
+    async def _start_lighting(self, publisher: Publisher) -> None:
+        """Every lamp's level again, and the city services' retained state."""
+        self.watch.connected()  # retained commands of the last run are not forgeries
+        self.lighting.resend_all()
+        for message in self.city.startup_messages(self._clock.now()):
+            await publisher.publish(message.topic, message.payload, qos=1, retain=message.retain)
 
     async def _receive(self, inbox: Inbox, publisher: Publisher, committer: Committer) -> None:
         """Handle what arrived, in order, RECEIVE_BATCH at most at a time; store its readings,

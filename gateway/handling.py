@@ -32,6 +32,7 @@ from gateway.ops.admission import Admission
 from gateway.ops.metrics import Metrics
 from gateway.ops.refusals import Refusals
 from gateway.pipeline import Outcome, Pipeline
+from gateway.roles import stores_readings
 from gateway.services.city import ALERTS_ROOM, CityServices
 from gateway.store.deadletter import Excerpt
 from gateway.store.spool import Spool, SpoolRow, rows
@@ -159,7 +160,8 @@ class MessageHandling:
         await self._publish(publisher, outcome.commands)
         for alert in outcome.alerts:
             await publisher.publish(alert.topic, alert.payload, qos=1, retain=alert.retain)
-        found = rows(outcome.spooled) + outcome.rows
+        found = rows(outcome.spooled) if stores_readings(self.settings.role) else []
+        found += outcome.rows
         if outcome.source == "override" and outcome.verdict == "applied":
             found.append(lighting_state.overrides_row(self.lighting, now_s))
         if any(isinstance(r, PedestrianReading) for r in outcome.readings):

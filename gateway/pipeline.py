@@ -12,7 +12,7 @@ Nothing here does I/O: the caller stores, publishes, logs and dead-letters what 
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from gateway.ingest.intake import Accepted, Duplicate, Intake, Rejection
+from gateway.ingest.intake import Accepted, Duplicate, Elsewhere, Intake, Rejection
 from gateway.ingest.readings import PedestrianReading, Reading, Spooled
 from gateway.lighting.authority import Authority
 from gateway.lighting.control import DIRECTION_SIGN, Lighting, Outgoing
@@ -88,8 +88,12 @@ class Pipeline:
         authority: Authority | None = None,
         watch: CommandWatch | None = None,
         services: CityServices | None = None,
+        lights: bool = True,
+        foreign_targets: frozenset[str] = frozenset(),
     ) -> None:
         self.intake = intake
+        self.lights = lights  # False: an ingest worker, which only stores (`run --role`)
+        self.foreign_targets = foreign_targets  # other districts' segments and streets
         self.lighting = lighting
         self.lamp_states = lamp_states
         self.watch = watch
@@ -108,6 +112,8 @@ class Pipeline:
         if self.watch is not None and self.watch.handles(topic):
             return self._lamp_command(topic, payload, now_s)
         target = self.lighting.topics.parse_override(topic)
+        if target in self.foreign_targets:
+            return Outcome("override", "ignored", target=target)  # its district's to apply
         if target is not None:
             return self._override(topic, target, payload, now_s)
         return self._sensor(topic, payload, now_s)
@@ -158,6 +164,10 @@ class Pipeline:
             return Outcome(source, "rejected", result)
         if isinstance(result, Duplicate):
             return Outcome(source, "duplicate", device_id=result.device_id)
+        if isinstance(result, Elsewhere):
+            return Outcome(source, "ignored", device_id=result.device_id)
+        if not self.lights:
+            return Outcome(source, "accepted", device_id=result.device_id, spooled=result.spooled)
         raised = [self.lighting.accept(reading, now_s) for reading in result.readings]
         if self.services is not None:
             for reading in result.readings:

@@ -16,6 +16,7 @@ from controllers.settings import ConfigError
 from gateway.config import Settings
 from gateway.ingest.clocks import DeviceClocks
 from gateway.ingest.intake import Intake
+from gateway.ingest.readings import Normaliser
 from gateway.lighting import persist as lighting_state
 from gateway.lighting.authority import Authority, KeyUnavailableError, read_keys
 from gateway.lighting.control import Lighting
@@ -51,6 +52,9 @@ class Reloading:
     _clock: Clock
     _busy: asyncio.Lock
     _background: set[asyncio.Task[None]]
+
+    def _intake(self, settings: Settings, normaliser: Normaliser) -> Intake:  # the daemon's
+        raise NotImplementedError
 
     def _pipeline(self) -> Pipeline:  # the daemon's: how it wires its parts
         raise NotImplementedError
@@ -104,7 +108,7 @@ class Reloading:
             # Operators' overrides and the flows outlive a new site file.
             lighting_state.carry_over(old_lighting, self.lighting, now_s)
             self.services.replace_lighting(self.lighting, self._clock.now())
-            self.intake = Intake(new.site, clocks=self.clocks, normaliser=self.intake.normaliser)
+            self.intake = self._intake(new, self.intake.normaliser)
             self.admission = Admission(new.site)
             self.authority.replace_keys(keys, new.site.overrides.max_clock_skew_s)
             self.authority.announce(self.lighting.topics.overrides)

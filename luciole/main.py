@@ -12,7 +12,7 @@ from pathlib import Path
 
 from controllers.settings import ConfigError
 from gateway import logs
-from gateway.config import Settings, check_file, load_settings
+from gateway.config import ROLES, Settings, check_file, load_settings
 from gateway.daemon import Daemon
 from gateway.lighting.authority import check_keys
 from gateway.mqtt.client import check_credentials, warn_if_plaintext
@@ -48,6 +48,25 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("config/site.yaml"),
         help="site file (default: %(default)s); it names its policy file",
+    )
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="all: store and light (default); ingest: only store, sharing the sensors with "
+        "other workers ($share/GROUP/...); control: light, leaving the storing to the workers",
+    )
+    run.add_argument(
+        "--worker",
+        type=_worker_number,
+        default=1,
+        metavar="N",
+        help="with --role ingest: this worker's number (its client id, spool and metrics port)",
+    )
+    run.add_argument(
+        "--district",
+        metavar="NAME",
+        help="serve only this district of the site file (its segments, devices and overrides)",
     )
     _log_options(run)
     run.set_defaults(command=_run)
@@ -88,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     """
     logs.configure(args.log_level, args.log_format)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, args.role, args.district, args.worker)
     except ConfigError as error:
         print(error, file=sys.stderr)
         print("luciole: configuration invalid; see `luciole check-config`", file=sys.stderr)
@@ -101,12 +120,23 @@ def _run(args: argparse.Namespace) -> int:
         print(f"luciole: {problem}", file=sys.stderr)
         return EXIT_INVALID
     warn_if_plaintext(settings.site.broker)
-    asyncio.run(_serve(settings, SystemClock()))
+    asyncio.run(_serve(settings, SystemClock(), args.worker))
     return EXIT_OK
 
 
-async def _serve(settings: Settings, clock: Clock) -> None:
-    daemon = Daemon(settings, clock, reload=lambda: load_settings(settings.site_path))
+def _worker_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 999:
+        raise argparse.ArgumentTypeError(f"a worker is numbered 1 to 999, not {text!r}")
+    return int(text)
+
+
+async def _serve(settings: Settings, clock: Clock, worker: int = 1) -> None:
+    district = settings.district.name if settings.district else None
+
+    def reload() -> Settings:
+        return load_settings(settings.site_path, settings.role, district, worker)
+
+    daemon = Daemon(settings, clock, reload=reload)
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, daemon.stop)

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from controllers.settings.districts import District, district_problems
 from controllers.settings.errors import did_you_mean
 from controllers.settings.schedule import Weekday
 from controllers.settings.types import (
@@ -61,6 +62,9 @@ class BrokerSettings(BaseModel):
     model_config = STRICT
     url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
     client_id: Identifier = "luciole-gateway"
+    share_group: Identifier = Field(
+        default="luciole", description="ingest workers' shared subscription: $share/{group}/…"
+    )
     topic_prefix: Identifier = "luciole"
     keepalive_s: PositiveSeconds = 30
     protocol: Literal["3.1.1", "5"] = "3.1.1"
@@ -278,6 +282,9 @@ class SiteConfig(BaseModel):
         default={},
         description="segments that meet at a crossing: a walker on one may go on to any other",
     )
+    districts: dict[Identifier, District] = Field(
+        default={}, description="the site split between daemons: `luciole run --district NAME`"
+    )
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references a field validator cannot see: (key path, message) pairs."""
@@ -308,7 +315,7 @@ class SiteConfig(BaseModel):
                     )
                 )
         found += self._junction_problems(seen_ids)
-        return found
+        return found + district_problems(self)
 
     def _junction_problems(self, known: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
         """A junction joins at least two known segments, each once."""

@@ -9,6 +9,7 @@ beyond line protocol's 64-bit integers, a bin reading without a value to store. 
 sampled log line, so the daemon, `luciole decode` and the tests share the same path.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
@@ -67,6 +68,13 @@ class Duplicate:
     device_id: str
 
 
+@dataclass(frozen=True)
+class Elsewhere:
+    """A registered device of another district: its daemon takes it, this one leaves it."""
+
+    device_id: str
+
+
 class RecentUplinks:
     """The last uplink keys of each device, to drop repeats (QoS 1 redelivery, retries)."""
 
@@ -95,6 +103,7 @@ class Intake:
         decode_only: bool = False,
         clocks: DeviceClocks | None = None,
         normaliser: Normaliser | None = None,
+        foreign_devices: Mapping[str, Device] | None = None,
     ) -> None:
         self.topics = Topics(site.broker.topic_prefix, site.site.id)
         native = Route(self.topics.sensors, "native", None)
@@ -102,6 +111,10 @@ class Intake:
         self._devices = site.devices
         self._decode_only = decode_only  # `luciole decode` without a registry
         self._owner = {n.lower(): d for d, dev in site.devices.items() for n in dev.network_ids}
+        self._foreign = dict(foreign_devices or {})  # other districts' (`run --district`)
+        self._foreign_owner = {
+            n.lower(): d for d, dev in self._foreign.items() for n in dev.network_ids
+        }
         self._recent = RecentUplinks()
         self._route_of: dict[str, Route | None] = {}
         # Both passed in to outlive a reload's new Intake: a meter's last index must too, or
@@ -124,7 +137,7 @@ class Intake:
 
     def message(
         self, topic: str, payload: bytes, received_s: float, route: Route | None = None
-    ) -> Accepted | Duplicate | Rejection:
+    ) -> Accepted | Duplicate | Elsewhere | Rejection:
         """Decode, check and normalise one message."""
         route = route or self.route(topic)
         if route is None:
@@ -139,13 +152,13 @@ class Intake:
 
     def _accept(
         self, decoded: list[Decoded], received_s: float
-    ) -> Accepted | Duplicate | Rejection:
+    ) -> Accepted | Duplicate | Elsewhere | Rejection:
         readings: list[Reading] = []
         spooled: list[Spooled] = []
         device_id, repeats = "", 0
         for record in decoded:
             found = self._registered(record)
-            if isinstance(found, Rejection):
+            if isinstance(found, Rejection | Elsewhere):
                 return found
             device_id, device = found
             if self._recent.is_repeat(device_id, record.dedup_key):
@@ -177,9 +190,13 @@ class Intake:
                 return refused
         return new
 
-    def _registered(self, record: Decoded) -> tuple[str, Device] | Rejection:
+    def _registered(self, record: Decoded) -> tuple[str, Device] | Elsewhere | Rejection:
         device_id = self._owner.get(record.network_id.lower(), record.network_id)
         device = self._devices.get(device_id)
+        if device is None and (self._foreign or self._foreign_owner):
+            foreign = self._foreign_owner.get(record.network_id.lower(), record.network_id)
+            if foreign in self._foreign:
+                return Elsewhere(foreign)
         if device is None and self._decode_only:
             return record.network_id, Device(kind=record.kind, segment="unregistered")
         if device is None:

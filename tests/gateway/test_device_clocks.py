@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from controllers.settings import SiteConfig
 from gateway.ingest.clocks import AHEAD_S, EARLIEST_S, WARN_EVERY_S, DeviceClocks
-from gateway.ingest.intake import Accepted, Duplicate, Intake, Rejection
+from gateway.ingest.intake import Accepted, Duplicate, Elsewhere, Intake, Rejection
 from gateway.ops.metrics import Metrics
 from gateway.store.lines import line
 from gateway.store.spool import rows
@@ -40,13 +40,13 @@ SITE = SiteConfig.model_validate(
 
 def _meter(
     intake: Intake, ts: object, received_s: float = RECEIVED_S
-) -> Accepted | Duplicate | Rejection:
+) -> Accepted | Duplicate | Elsewhere | Rejection:
     """A native water reading sent with `ts`, received at `received_s`."""
     body = json.dumps({"total_m3": 12.5, "ts": ts}).encode()
     return intake.message("luciole/t/sensor/water/m1", body, received_s)
 
 
-def _stored_ts_s(got: Accepted | Duplicate | Rejection) -> float:
+def _stored_ts_s(got: Accepted | Duplicate | Elsewhere | Rejection) -> float:
     assert isinstance(got, Accepted), got
     (reading,) = got.readings
     return reading.ts_s
