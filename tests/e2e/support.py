@@ -5,7 +5,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -97,9 +97,10 @@ class Alerts:
 
 @asynccontextmanager
 async def running_daemon(
-    site: Path, log_level: str = "info"
+    site: Path, log_level: str = "info", args: Sequence[str] = ()
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`luciole run` in a subprocess; stopped with SIGTERM, which must exit 0."""
+    """`luciole run` (with `args`, say `--role ingest`) in a subprocess; stopped with SIGTERM,
+    which must exit 0."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -109,6 +110,7 @@ async def running_daemon(
         str(site),
         "--log-level",
         log_level,
+        *args,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -131,13 +133,15 @@ async def stderr_until(process: asyncio.subprocess.Process, text: str) -> str:
     stopped". A text line is `{stamp} {level} {logger}: {message} {fields}`.
     """
     assert process.stderr is not None
+    said: list[str] = []  # shown when it exits first: why it did
     async with asyncio.timeout(TIMEOUT_S):
         while True:
             line = (await process.stderr.readline()).decode()
             if not line:
-                pytest.fail(f"daemon exited before logging {text!r}")
+                pytest.fail(f"daemon exited before logging {text!r}; it said:\n{''.join(said)}")
             if line.partition(": ")[2].startswith(text):
                 return line
+            said = [*said[-30:], line]
 
 
 async def until_handled(client: aiomqtt.Client, lamps: Lamps, topic: str) -> None:

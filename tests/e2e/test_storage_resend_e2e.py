@@ -6,7 +6,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -14,25 +13,12 @@ import pytest
 
 from gateway.store.database import HOLD_ENV
 from gateway.store.spool import Spool
-from tests.conftest import BrokerInfo, Victoria, victoria_path
+from tests.conftest import BrokerInfo, Victoria
 from tests.e2e.support import Lamps, running_daemon, stderr_until, until_handled, write_site
 
 # Fewer readings than mosquitto queues for a slow subscriber (`max_queued_messages`, 1,000 by
 # default, beyond which it drops them): the spool, not the broker, is under test here.
 READINGS, BATCH = 800, 300
-
-
-@pytest.fixture
-def deduplicating_victoria(tmp_path: Path) -> Iterator[Victoria]:
-    """VictoriaMetrics told to keep one sample per series and millisecond, as the README says
-    a database behind Luciole should be."""
-    binary = victoria_path()
-    if binary is None:
-        pytest.skip("victoria-metrics is not installed (apt-get install victoria-metrics)")
-    server = Victoria(binary, tmp_path / "vm", flags=("-dedup.minScrapeInterval=1ms",))
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _spool_readings(tmp_path: Path, broker: BrokerInfo, site_id: str) -> None:
