@@ -25,7 +25,8 @@ from gateway.store.spool import SpoolStats
 
 log = logging.getLogger("luciole.observe")
 
-OUTCOMES = ("accepted", "duplicate", "rejected")
+# ignored: a device of another district (`run --district`), left to its daemon.
+OUTCOMES = ("accepted", "duplicate", "rejected", "ignored")
 # A batch to a local VictoriaMetrics takes milliseconds; a remote InfluxDB on a bad uplink can
 # take the writer's whole timeout. Buckets span 1 ms to 30 s so both ends stay readable.
 WRITE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -43,7 +44,8 @@ class Metrics:
         self._formats: set[str] = set()
         self._messages = self._counter(
             "messages_total",
-            "MQTT messages received, by wire format and outcome (accepted, duplicate, rejected).",
+            "MQTT messages received, by wire format and outcome (accepted, duplicate, rejected, "
+            "ignored: another district's device).",
             ["format", "outcome"],
         )
         self._rejections = self._counter(
