@@ -1,0 +1,215 @@
+"""Ingest workers on one shared subscription: the same backlog drained by 1, 2 and 3 workers.
+
+N native QoS 1 messages are queued in mosquitto for a shared group (`$share/{group}/...`)
+whose members are `luciole run --role ingest --worker K` sessions, then the workers start
+together and the clock runs from the first reading in any worker's spool to the last: the
+drain, without the processes' start-up (their imports take a second or two, and three of
+them starting on two cores would hide the drain behind them). Beside them, the broker's own
+limit: a bare paho subscriber that only acknowledges the same backlog (bench/ingest.py's),
+timed from its first message to its last. Each rate is the median of `--rounds` rounds. The
+last line is the JSON summary; `lost` counts messages queued but in no worker's spool.
+`--smoke` is the CI run: a small backlog, one round, 1 and 2 workers (not a measure).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from ingest import RAW_TOPIC, queue_messages, register_session, start_mosquitto, stop
+from paho.mqtt.enums import CallbackAPIVersion
+
+SMOKE = {"messages": 300, "rounds": 1, "workers": [1, 2]}
+STALL_S = 30.0  # no new row for this long: the drain is stuck, the rest counts as lost
+
+
+def write_site(folder: Path, port: int, site_id: str) -> Path:
+    """A site of its own per worker count: its own topics, its own shared group."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "site.yaml").write_text(
+        f"site: {{id: {site_id}, latitude: 0, longitude: 0}}\n"
+        f"broker: {{url: 'mqtt://127.0.0.1:{port}', client_id: {site_id}, "
+        f"share_group: {site_id}}}\n"
+        "segments: [{id: s1, street: a, order: 1, length_m: 30, rated_power_w: 40}]\n"
+        "devices: {meter-1: {kind: water, segment: s1}}\n"
+    )
+    (folder / "policy.yaml").write_text("{}\n")
+    return folder / "site.yaml"
+
+
+def start_workers(
+    site: Path, count: int, log_level: str = "warning"
+) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "luciole.main",
+                "run",
+                "--config",
+                str(site),
+                "--role",
+                "ingest",
+                "--worker",
+                str(number),
+                "--log-level",
+                log_level,
+            ],
+            stderr=subprocess.PIPE if log_level == "info" else None,
+        )
+        for number in range(1, count + 1)
+    ]
+
+
+def spools(site: Path, count: int) -> list[Path]:
+    return [site.parent / "spool" / f"luciole-ingest-{n}.db" for n in range(1, count + 1)]
+
+
+def stored_rows(paths: list[Path]) -> int:
+    """Water readings in the workers' spools, read-only, without disturbing their writes."""
+    total = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                total += db.execute(
+                    "SELECT COUNT(*) FROM readings WHERE kind = 'water'"
+                ).fetchone()[0]
+        except sqlite3.OperationalError:
+            pass  # not created yet
+    return total
+
+
+def drain_workers(site: Path, workers: int, count: int) -> tuple[float, int]:
+    """(seconds from the first stored reading to the last, readings stored)."""
+    for path in spools(site, workers):
+        path.unlink(missing_ok=True)
+    processes = start_workers(site, workers)
+    paths = spools(site, workers)
+    first_s = last_s = None
+    rows, last_change_s = 0, time.perf_counter()
+    while rows < count and time.perf_counter() - last_change_s < STALL_S:
+        time.sleep(0.01)  # polling the spools from outside the workers
+        now_rows = stored_rows(paths)
+        if now_rows != rows:
+            rows, last_change_s = now_rows, time.perf_counter()
+            first_s = first_s or last_change_s
+            last_s = last_change_s
+    for process in processes:
+        stop(process)
+    stored = stored_rows(paths)
+    return (last_s or 0.0) - (first_s or 0.0), stored
+
+
+def drain_bare(port: int, count: int) -> float:
+    """Seconds from a bare subscriber's first message of the backlog to its last."""
+    received, first_s = 0, 0.0
+    done = threading.Event()
+
+    def on_message(*_: object) -> None:
+        nonlocal received, first_s
+        received += 1
+        if received == 1:
+            first_s = time.perf_counter()
+        if received == count:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", clean_session=False)
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    done.wait(600)
+    elapsed = time.perf_counter() - first_s
+    client.disconnect()
+    client.loop_stop()
+    return elapsed
+
+
+def register_workers(site: Path, workers: int) -> None:
+    """Start the workers once and stop them: their sessions join the group, so the broker
+    queues the backlog for them."""
+    processes = start_workers(site, workers, log_level="info")
+    for process in processes:
+        assert process.stderr is not None
+        for line in process.stderr:  # until it says it has subscribed
+            if b"connected, listening" in line:
+                break
+        else:
+            sys.exit("an ingest worker exited before it connected")
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+    for process in processes:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--smoke", action="store_true", help=f"CI's tiny run: {SMOKE}")
+    args = parser.parse_args()
+    if args.smoke:  # the smoke sizes become the defaults: an option given still wins
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
+    count = args.messages
+    rates: dict[int, list[float]] = {n: [] for n in args.workers}
+    bare: list[float] = []
+    lost = 0
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        broker, port = start_mosquitto(workdir)
+        try:
+            register_session(port, "bench-raw")
+            sites = {n: write_site(workdir / f"k{n}", port, f"scale-k{n}") for n in args.workers}
+            for n, site in sites.items():
+                register_workers(site, n)
+            for round_no in range(args.rounds):
+                queue_messages(port, count, RAW_TOPIC, round_no * count)
+                bare.append(count / drain_bare(port, count))
+                for n, site in sites.items():
+                    topic = f"luciole/scale-k{n}/sensor/water/meter-1"
+                    queue_messages(port, count, topic, round_no * count)
+                    seconds, stored = drain_workers(site, n, count)
+                    rates[n].append(count / seconds if seconds > 0 else 0.0)
+                    lost += count - stored
+                line = ", ".join(f"{n} worker(s) {rates[n][-1]:,.0f}" for n in args.workers)
+                print(f"round {round_no + 1}: bare {bare[-1]:,.0f} msg/s; {line}", file=sys.stderr)
+        finally:
+            broker.terminate()
+            broker.wait(timeout=10)
+            shutil.rmtree(workdir, ignore_errors=True)
+    medians = [round(statistics.median(rates[n])) for n in args.workers]
+    limit = round(statistics.median(bare))
+    print(
+        json.dumps(
+            {
+                "bench": "scale",
+                "messages": count,
+                "workers": args.workers,
+                "msgs_per_s": medians,
+                "broker_limit_msgs_per_s": limit,
+                "speedup_vs_one": [round(m / medians[0], 2) if medians[0] else 0 for m in medians],
+                "cores": _cores(),
+                "lost": lost,
+            }
+        )
+    )
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()
