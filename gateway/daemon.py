@@ -19,11 +19,9 @@ from gateway.console.serving import start_console
 from gateway.formats.common import MAX_PAYLOAD_BYTES
 from gateway.handling import MessageHandling
 from gateway.ingest.clocks import DeviceClocks
-from gateway.ingest.intake import Intake
 from gateway.ingest.readings import Normaliser
 from gateway.lighting.authority import Authority, read_keys
 from gateway.lighting.control import Lighting, Outgoing
-from gateway.lighting.overrides import restore
 from gateway.lighting.services import LightingServices
 from gateway.lighting.voice import CommandWatch
 from gateway.logs import event
@@ -36,9 +34,8 @@ from gateway.ops.metrics import Metrics
 from gateway.ops.notify import Notifier
 from gateway.ops.refusals import Refusals
 from gateway.ops.watch import FileWatch, watch_files
-from gateway.pipeline import Pipeline
 from gateway.reloading import Reloading
-from gateway.roles import lights, sensor_subscriptions
+from gateway.roles import RoleParts, lights
 from gateway.services.city import CityServices
 from gateway.store.committer import Committer
 from gateway.store.database import Writer, build_writer, last_drain
@@ -62,7 +59,7 @@ LAST_DRAIN_S = 10.0
 RECEIVE_BATCH = 1000
 
 
-class Daemon(MessageHandling, Reloading):
+class Daemon(MessageHandling, RoleParts, Reloading):
     """Built from validated settings; `run()` serves until `stop()` is called."""
 
     def __init__(
@@ -110,30 +107,6 @@ class Daemon(MessageHandling, Reloading):
 
     def _healthy(self) -> tuple[bool, str]:
         return (True, "ok") if self._connected else (False, "broker not connected")
-
-    def _intake(self, settings: Settings, normaliser: Normaliser) -> Intake:
-        """An intake for `settings` (at start and on reload), with the devices' clocks and the
-        meters' last indexes (`normaliser`) of the one before."""
-        district = settings.district
-        return Intake(
-            settings.site,
-            clocks=self.clocks,
-            normaliser=normaliser,
-            foreign_devices=district.foreign_devices if district else None,
-        )
-
-    def _pipeline(self) -> Pipeline:
-        district = self.settings.district
-        return Pipeline(
-            self.intake,
-            self.lighting,
-            self.services,
-            authority=self.authority,
-            watch=self.watch,
-            services=self.city,
-            lights=lights(self.settings.role),
-            foreign_targets=district.foreign_targets if district else frozenset(),
-        )
 
     @property
     def connected(self) -> bool:
@@ -184,12 +157,6 @@ class Daemon(MessageHandling, Reloading):
                 writer.close()
             self.spool.close()
         event(log, logging.INFO, "stopped", **dict(self.stats))
-
-    async def _restore_lighting(self) -> None:
-        self.authority.announce(self.lighting.topics.overrides)
-        if self.authority.enforced:  # what was signed before a restart stays taken
-            await asyncio.to_thread(restore, self.authority, self.spool, self._clock.now())
-        await asyncio.to_thread(self._restore_state)
 
     def _writer(self) -> Writer | None:
         def refused(reading: Mapping[str, object], why: str) -> None:
@@ -269,6 +236,8 @@ class Daemon(MessageHandling, Reloading):
         if lights(role):
             await self._start_lighting(publisher)
             tasks.append(asyncio.create_task(self._tick(publisher, committer), name="tick"))
+        else:
+            tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
         stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
         try:
             await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -294,22 +263,6 @@ class Daemon(MessageHandling, Reloading):
         for task in tasks:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-
-    def _subscriptions(self) -> list[tuple[str, int]]:
-        """The sensors (shared among an ingest group), then what the lighting listens to."""
-        site, role = self.settings.site, self.settings.role
-        found = sensor_subscriptions(role, self.intake.routes, site.broker.share_group)
-        if not lights(role):
-            return found
-        overrides = (self.lighting.topics.overrides, 1)
-        return [*found, overrides, *self.services.subscriptions, *self.watch.subscriptions]
-
-    async def _start_lighting(self, publisher: Publisher) -> None:
-        """Every lamp's level again, and the city services' retained state."""
-        self.watch.connected()  # retained commands of the last run are not forgeries
-        self.lighting.resend_all()
-        for message in self.city.startup_messages(self._clock.now()):
-            await publisher.publish(message.topic, message.payload, qos=1, retain=message.retain)
 
     async def _receive(self, inbox: Inbox, publisher: Publisher, committer: Committer) -> None:
         """Handle what arrived, in order, RECEIVE_BATCH at most at a time; store its readings,

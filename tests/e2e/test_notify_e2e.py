@@ -58,3 +58,23 @@ async def test_the_daemon_speaks_systemds_notify_protocol(
         assert (await _until(systemd, "STOPPING=1"))[-1].startswith("STOPPING=1")
         await daemon.wait()
     assert daemon.returncode == 0
+
+
+async def test_an_ingest_worker_feeds_the_watchdog_without_a_control_tick(
+    tmp_path: Path,
+    broker: BrokerInfo,
+    systemd: socket.socket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--role ingest` has no control loop, yet says READY=1 and pings the watchdog, so
+    systemd's WatchdogSec= does not kill a healthy worker."""
+    site = write_site(tmp_path, broker, f"notify-{uuid.uuid4().hex[:8]}", "30%")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    async with running_daemon(site, args=("--role", "ingest", "--worker", "1")) as worker:
+        await _until(systemd, "READY=1")
+        await _until(systemd, "WATCHDOG=1")
+        await _until(systemd, "WATCHDOG=1")
+        worker.send_signal(signal.SIGTERM)
+        await worker.wait()
+    assert worker.returncode == 0
