@@ -4,6 +4,7 @@ Rooms, and what each may import (enforced by the nested `ruff.toml` files, TID25
 - `daemon`     composition root and lifecycle: one TaskGroup, named tasks, reload, stop.
 - `handling`   the daemon's work on each message: admission, dispatch, publish, refuse.
 - `reloading`  the daemon's configuration reloads: swapped between messages, or refused.
+- `roles`      what differs by `run --role` and `--district`: subscriptions, parts, start.
 - `pipeline`   the per-message dispatch, pure; shared with the offline replay in `sim`.
 - `config`     site and policy files -> validated `Settings` (the only YAML read from disk).
 - `logs`       one line per event, for every room (wire data escaped: one line stays one).
