@@ -118,11 +118,14 @@ def measure(
         stderr=subprocess.PIPE,
     )
     assert daemon.stderr is not None
+    said: list[bytes] = []
     for line in daemon.stderr:
         if b"connected, listening" in line:
             break
+        said = [*said[-20:], line]
     else:
-        sys.exit(f"luciole run exited before connecting ({segments} segments)")
+        told = b"".join(said).decode(errors="replace")
+        sys.exit(f"luciole run exited before connecting ({segments} segments):\n{told}")
     startup_s = time.monotonic() - start_s
     threading.Thread(target=daemon.stderr.read, daemon=True).start()
     before_s = cpu_s(daemon.pid)

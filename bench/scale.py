@@ -117,11 +117,14 @@ def until_connected(processes: list[subprocess.Popen[bytes]]) -> None:
     """Read each worker's log until it says it has subscribed, then let it run."""
     for process in processes:
         assert process.stderr is not None
+        said: list[bytes] = []
         for line in process.stderr:
             if b"connected, listening" in line:
                 break
+            said = [*said[-20:], line]
         else:
-            sys.exit("an ingest worker exited before it connected")
+            told = b"".join(said).decode(errors="replace")
+            sys.exit(f"an ingest worker exited before it connected:\n{told}")
         threading.Thread(target=process.stderr.read, daemon=True).start()
 
 
