@@ -32,7 +32,7 @@ from gateway.ops.admission import Admission
 from gateway.ops.metrics import Metrics
 from gateway.ops.refusals import Refusals
 from gateway.pipeline import Outcome, Pipeline
-from gateway.roles import stores_readings
+from gateway.roles import explains_refusals, stores_readings
 from gateway.services.city import ALERTS_ROOM, CityServices
 from gateway.store.deadletter import Excerpt
 from gateway.store.spool import Spool, SpoolRow, rows
@@ -147,7 +147,8 @@ class MessageHandling:
             self._tally[outcome.source, outcome.verdict, _reason(outcome)] += 1
         self._note(outcome)
         if outcome.rejection is not None:
-            await self._reject(publisher, topic, payload, outcome.rejection)
+            if explains_refusals(self.settings.role, outcome.source in _NOT_SENSORS):
+                await self._reject(publisher, topic, payload, outcome.rejection)
             return outcome.rows  # a refused override's record
         if outcome.verdict == "duplicate":
             self.stats["duplicates"] += 1

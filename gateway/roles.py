@@ -46,6 +46,14 @@ def stores_readings(role: Role) -> bool:
     return role != "control"
 
 
+def explains_refusals(role: Role, own_topic: bool) -> bool:
+    """Whether the role dead-letters a refused message. A control daemon hears every sensor
+    message and an ingest worker takes each one too: the worker, which stores, explains a
+    refused reading (once), the control daemon only counts it; what is the lighting's own
+    (overrides, lamp states) it explains itself."""
+    return role != "control" or own_topic
+
+
 def shared(topic_filter: str, group: str) -> str:
     """`topic_filter` as a member of the shared subscription `group`."""
     if topic_filter.startswith("$share/"):

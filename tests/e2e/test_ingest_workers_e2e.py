@@ -127,7 +127,8 @@ async def test_three_workers_share_the_stream_and_a_kill_loses_and_repeats_nothi
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each reading is in the database once, the workers split one counter's detections
-    between them, and the lighting daemon took every message and alone commanded the lamps."""
+    between them, a refused reading is explained once (by its worker), and the lighting
+    daemon took every message and alone commanded the lamps."""
     site_id = f"share-{uuid.uuid4().hex[:8]}"
     influx = f"influx: {{url: '{deduplicating_victoria.url}', batch_size: 400}}\n"
     site = write_site(tmp_path, queueing_mosquitto.info, site_id, "30%", influx)
@@ -154,6 +155,8 @@ async def test_three_workers_share_the_stream_and_a_kill_loses_and_repeats_nothi
         await stderr_until(second, "test hook: holding")
         second.kill()  # SIGKILL: a batch in the database, not marked; some messages unacked
         await second.wait()
+        refused = b'{"total_m3": "12,5"}'  # a string is not a number: refused, explained once
+        await client.publish(f"{root}/sensor/water/meter-1", refused, qos=1)
         await _publish(client, root, range(KILL_AFTER, MESSAGES), base_s)
         await stack.enter_async_context(_worker(site, 2))  # as systemd would restart it
         expected = {"water_total_m3": MESSAGES - DETECTIONS, "pedestrian_count": DETECTIONS}
@@ -173,3 +176,9 @@ async def test_three_workers_share_the_stream_and_a_kill_loses_and_repeats_nothi
     assert sum(share > 0 for share in shares) >= 2, shares  # one counter, several workers
     assert stopped["accepted"] == MESSAGES  # the lighting daemon took every message, in order
     assert _readings_by_device(spool / "luciole.db") == {}  # and left the storing to the workers
+    letters = [_lines(spool / f"deadletter-ingest-{n}.jsonl") for n in WORKERS]
+    assert (sum(letters), _lines(spool / "deadletter.jsonl")) == (1, 0)  # by its worker alone
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
