@@ -7,7 +7,10 @@ They need the site (photometry, segment lengths), so they are checked with both 
 - an occupied level below the segment's rated class: walkers get less than the street's
   standard;
 - a hold shorter than the time a walker needs to cross a segment at 1.4 m/s: the light can
-  go down before they are through.
+  go down before they are through;
+- with occupancy, a slowest walker of 1 m/s or more: a zone gives up on a walker who stops, or
+  walks slowly, while they are still in it;
+- learnt speeds without occupancy: nothing learns them (they come from the zones' counts).
 Each warning names the key that set the value (the top level, a group, a street or a segment).
 """
 
@@ -96,9 +99,38 @@ def _hold_shorter_than_a_crossing(
     return "presence", "hold_s", bad, message
 
 
+SLOW_WALKER_M_S = 1.0
+
+
+def _occupancy_gives_up_early(
+    resolved: Resolved, topology: Topology, layer: Layer, members: IntArray
+) -> tuple[str, str, BoolArray, str]:
+    on = resolved.occupancy[members]
+    bad = on & (resolved.slowest_walker_mps[members] >= SLOW_WALKER_M_S)
+    message = (
+        f"presence.slowest_walker_mps {layer.presence.slowest_walker_mps:g} m/s: with occupancy, "
+        "a zone gives up on a walker who stops or walks slower than that while they are still "
+        f"in it; below {SLOW_WALKER_M_S:g} m/s (0.5 by default) avoids it"
+    )
+    return "presence", "slowest_walker_mps", bad, message
+
+
+def _learning_without_occupancy(
+    resolved: Resolved, topology: Topology, layer: Layer, members: IntArray
+) -> tuple[str, str, BoolArray, str]:
+    bad = resolved.learn_speeds[members] & ~resolved.occupancy[members]
+    message = (
+        "presence.learn_speeds without presence.occupancy learns nothing: speeds come from the "
+        "walkers counted in and out of the zones; occupancy: true enables it"
+    )
+    return "presence", "learn_speeds", bad, message
+
+
 RULES: tuple[Rule, ...] = (
     _floor_below_p6,
     _floor_above_max,
     _occupied_below_rated,
     _hold_shorter_than_a_crossing,
+    _occupancy_gives_up_early,
+    _learning_without_occupancy,
 )

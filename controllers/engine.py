@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from controllers.baseline import Baseline
 from controllers.fades import Fades
+from controllers.occupancy import Occupancy, occupancy_for
 from controllers.resolve import Resolved, resolve_policy
 from controllers.schedule import AstronomicalClock, Program, ScheduleState
 from controllers.settings.policy import Policy
@@ -41,6 +42,7 @@ class Reason(IntEnum):
     PRESENCE = 2
     OVERRIDE = 3
     FAILSAFE = 4
+    OCCUPANCY = 5
 
 
 REASON_NAMES = tuple(r.name.lower() for r in Reason)
@@ -77,6 +79,7 @@ class Step:
     occupied_level: Float32Array
     floor: Float32Array
     schedule: tuple[ScheduleState, ...]
+    occupancy_level: Float32Array | None = None
 
     @property
     def any_lit(self) -> bool:
@@ -96,6 +99,10 @@ class Step:
             raised = self.presence_level[segments]
             reason[raised > below] = Reason.PRESENCE
             below = np.maximum(below, raised)
+        if self.occupancy_level is not None:
+            kept = self.occupancy_level[segments]
+            reason[kept > below] = Reason.OCCUPANCY
+            below = np.maximum(below, kept)
         if self.failsafe_level is not None:
             reason[self.failsafe_level[segments] > below] = Reason.FAILSAFE
         reason[self.override[segments]] = Reason.OVERRIDE
@@ -125,6 +132,7 @@ class Engine:
         self._baseline = Baseline(topology)
         self._classes = Classes(topology)
         self._flow = Flow(topology, policy.traffic.window_s)
+        self.occupancy: Occupancy | None = None  # zones between counters, when enabled
         self.replace_policy(policy)
 
     @property
@@ -149,6 +157,7 @@ class Engine:
         self._traffic_on = any(rule.enabled for rule in self._resolved.traffic)
         self._classes.update(np.arange(self.topology.size), self._flow, self._resolved)
         self._baseline.invalidate()
+        self.occupancy = occupancy_for(self.topology, self._resolved, self.occupancy)
 
     def register_sensors(self, segments: IntArray, now_s: float) -> None:
         """Segments that have sensors; their silence counts from `now_s`."""
@@ -172,22 +181,30 @@ class Engine:
         """Walkers seen on `segments` moving in `directions` (+1, -1, 0 unknown); `counts`
         walkers each (default 1) feed the traffic flow of segments with a counter."""
         segments = np.asarray(segments, dtype=np.int64)
+        directions = np.asarray(directions, dtype=np.int64)
+        walkers = np.ones(len(segments), dtype=np.int64) if counts is None else counts
+        held = np.ones(len(segments), dtype=np.bool_)
+        if self.occupancy is not None:  # walkers counted into a zone need no hold
+            held = ~self.occupancy.detect(segments, directions, now_s, np.asarray(walkers))
+        self._hold(segments[held], directions[held], now_s)
+        self.seen(segments, now_s)
+        self._advance_traffic(now_s)
+        # Counted even while traffic is off, so that a policy turning it on starts informed.
+        slots = self._flow.add(segments, np.asarray(walkers, dtype=np.int64), now_s)
+        if len(slots) and self._traffic_on:
+            covered = self._flow.covered(np.unique(slots))
+            moved = self._classes.update(covered, self._flow, self._resolved)
+            self._baseline.classes_moved(moved, self._resolved, self._classes.level)
+
+    def _hold(self, segments: IntArray, directions: IntArray, now_s: float) -> None:
+        """The presence rule: hold the segments, and light the ones ahead."""
         resolved = self._resolved
         until_s = now_s + resolved.hold_s[segments]
         np.maximum.at(self._occupied_until_s, segments, until_s)
         np.maximum.at(self._presence_until_s, segments, until_s)
         steps = resolved.lookahead[segments]
         if steps.any():
-            self._look_ahead(segments, np.asarray(directions), steps, until_s, now_s)
-        self.seen(segments, now_s)
-        walkers = np.ones(len(segments), dtype=np.int64) if counts is None else counts
-        self._advance_traffic(now_s)
-        # Counted even while traffic is off, so that a policy turning it on starts informed.
-        slots = self._flow.add(segments, np.asarray(walkers, dtype=np.int64), now_s)
-        if len(slots) and self._traffic_on:
-            covered = self._flow.covered(np.unique(slots))
-            moved = self._classes.update(covered, self._flow, resolved)
-            self._baseline.classes_moved(moved, resolved, self._classes.level)
+            self._look_ahead(segments, directions, steps, until_s, now_s)
 
     def _look_ahead(
         self,
@@ -258,6 +275,11 @@ class Engine:
         presence, failsafe, override = buffers.presence, buffers.failsafe, buffers.override
         raised = self._presence(now_s, base.lit, presence, buffers.window)
         np.less(self._stale_at_s, now_s, out=failsafe)
+        if self.occupancy is not None and failsafe.any():
+            handed = self.occupancy.handed_back(failsafe)  # its zones go to the fail-safe
+            if handed is not None:
+                failsafe |= handed
+        kept = self._occupied(now_s, base.lit)
         failsafe &= base.lit
         safe = self._raise(failsafe, resolved.failsafe_level, buffers.failsafe_level)
         np.greater(self._override_until_s, now_s, out=override)
@@ -284,7 +306,19 @@ class Engine:
             occupied_level=resolved.occupied_level,
             floor=resolved.floor,
             schedule=tuple(states),
+            occupancy_level=kept,
         )
+
+    def _occupied(self, now_s: float, lit: BoolArray) -> Float32Array | None:
+        """Raise the segments that zone occupancy keeps lit (never by day)."""
+        if self.occupancy is None:
+            return None
+        kept = self.occupancy.lit(now_s)
+        if kept is None:
+            return None
+        window = self._buffers.window
+        np.logical_and(kept, lit, out=window)
+        return self._raise(window, self._resolved.occupied_level, self._buffers.occupancy_level)
 
     def _presence(
         self, now_s: float, lit: BoolArray, presence: BoolArray, scratch: BoolArray

@@ -49,6 +49,9 @@ class Resolved:
     lookahead: IntArray
     fastest_walker_mps: FloatArray
     lead_s: FloatArray
+    occupancy: BoolArray
+    slowest_walker_mps: FloatArray
+    learn_speeds: BoolArray
     ramp_up_s: Float32Array
     ramp_down_s: Float32Array
     floor: Float32Array
@@ -214,6 +217,9 @@ def _arrays(
             "lookahead": presence.lookahead_segments,
             "fastest_walker_mps": presence.fastest_walker_mps or np.inf,
             "lead_s": presence.lead_s,
+            "occupancy": presence.occupancy,
+            "slowest_walker_mps": presence.slowest_walker_mps,
+            "learn_speeds": presence.learn_speeds,
             "ramp_up_s": presence.ramp_up_s,
             "ramp_down_s": presence.ramp_down_s,
             "floor": resolve(limits.floor, topology, idx),
@@ -234,6 +240,9 @@ _ARRAY_TYPES = {
     "lookahead": np.int64,
     "fastest_walker_mps": np.float64,
     "lead_s": np.float64,
+    "occupancy": np.bool_,
+    "slowest_walker_mps": np.float64,
+    "learn_speeds": np.bool_,
     "ramp_up_s": np.float32,
     "ramp_down_s": np.float32,
     "floor": np.float32,

@@ -22,6 +22,7 @@ class StepBuffers:
     presence_level: Float32Array  # what presence asks for (0 elsewhere)
     occupied_level: Float32Array  # what occupancy alone asks for
     failsafe_level: Float32Array  # what the fail-safe asks for (0 elsewhere)
+    occupancy_level: Float32Array  # what zone occupancy asks for (0 elsewhere)
 
     @classmethod
     def of(cls, size: int) -> "StepBuffers":
@@ -31,4 +32,6 @@ class StepBuffers:
         def level() -> Float32Array:
             return np.zeros(size, dtype=np.float32)
 
-        return cls(mask(), mask(), mask(), mask(), mask(), mask(), level(), level(), level())
+        return cls(
+            mask(), mask(), mask(), mask(), mask(), mask(), level(), level(), level(), level()
+        )

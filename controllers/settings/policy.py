@@ -109,6 +109,53 @@ class Presence(BaseModel):
         description="with fastest_walker_mps: how long before the fastest walker could enter a "
         "segment ahead it is lit",
     )
+    occupancy: bool = Field(
+        default=False,
+        description="between direction-aware counters, a zone is lit while the walkers counted "
+        "in outnumber those counted out (each segment from `lead_s` before the fastest walker "
+        "could reach it), instead of for `hold_s` and the look-ahead; zones a walker can leave "
+        "uncounted (a street end without a counter) keep the presence rule",
+    )
+    slowest_walker_mps: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="with occupancy: a walker not counted out of a zone after the time such a "
+        "walker needs to cross it is taken to have been missed (the zone goes back to the "
+        "presence rule)",
+    )
+    learn_speeds: bool = Field(
+        default=False,
+        description="with occupancy: the fastest walker (the look-ahead's lead) and the slowest "
+        "(the time a zone waits for a missed walker) are learnt per street from the time "
+        "between a walker's detections at successive counters, within fastest_walker_mps and "
+        "slowest_walker_mps, which apply until enough are learnt (see `speeds`)",
+    )
+
+
+class Speeds(BaseModel):
+    """Learnt walking speeds (with `presence.learn_speeds`), site-wide."""
+
+    model_config = STRICT
+    samples: int = Field(
+        default=200, ge=10, le=10_000, description="walkers kept per street (the latest)"
+    )
+    min_samples: int = Field(
+        default=30, ge=1, le=10_000, description="walkers a street needs before its own values"
+    )
+    fast_quantile: Ratio = Field(
+        default=0.98, description="the share of walkers slower than the street's fast walker"
+    )
+    slow_quantile: Ratio = Field(
+        default=0.02,
+        description="the share of walkers slower than the street's slow walker (stops included)",
+    )
+
+    @model_validator(mode="after")
+    def _fast_above_slow(self) -> Self:
+        if self.fast_quantile <= self.slow_quantile:
+            raise ValueError("fast_quantile must be above slow_quantile")
+        return self
 
 
 class Limits(BaseModel):
@@ -216,6 +263,7 @@ class Policy(Layer):
     alerts: Alerts = Alerts()
     energy: Energy = Energy()
     overrides: Overrides = Overrides()
+    speeds: Speeds = Speeds()
     bins: Bins = Bins()
     water: Water = Water()
     groups: dict[Identifier, Group] = Field(

@@ -19,6 +19,7 @@ from controllers.settings.policy import (
     Limits,
     Overrides,
     Presence,
+    Speeds,
     Traffic,
 )
 from controllers.settings.schedule import CalendarException, Schedule, TimeStep
@@ -33,6 +34,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("schedule.exceptions[]", CalendarException),
     ("traffic", Traffic),
     ("presence", Presence),
+    ("speeds", Speeds),
     ("limits", Limits),
     ("failsafe", Failsafe),
     ("commands", Commands),

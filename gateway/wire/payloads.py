@@ -97,7 +97,7 @@ PAYLOAD_BY_KIND: dict[str, type[SensorPayload]] = {
     "water": WaterPayload,
 }
 
-Reason = Literal["schedule", "traffic", "presence", "override", "failsafe"]
+Reason = Literal["schedule", "traffic", "presence", "override", "failsafe", "occupancy"]
 
 
 class LampCommand(BaseModel):

@@ -16,7 +16,16 @@ from controllers.lamps import LampBank
 from controllers.topology import BoolArray, FloatArray, IntArray, Topology
 
 # What set a lamp's level: the controller's reasons, the lamp's own watchdog, or nothing yet.
-REASONS = ("schedule", "traffic", "presence", "override", "failsafe", "watchdog", "none")
+REASONS = (
+    "schedule",
+    "traffic",
+    "presence",
+    "override",
+    "failsafe",
+    "occupancy",
+    "watchdog",
+    "none",
+)
 
 Status = Literal["ok", "failed", "fallback"]
 

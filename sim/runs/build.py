@@ -255,6 +255,7 @@ def _site(scenario: Scenario, counters: list[CounterSpec]) -> SiteConfig:
             "site": scenario.place.model_dump(),
             "tick_s": scenario.tick_s,
             "segments": segments,
+            "junctions": _site_junctions(scenario, origin),
             "devices": devices,
             "sources": [
                 {"topic": s.topic, "format": s.format, "codec": s.codec}
@@ -262,6 +263,19 @@ def _site(scenario: Scenario, counters: list[CounterSpec]) -> SiteConfig:
             ],
         }
     )
+
+
+def _site_junctions(scenario: Scenario, origin: LatLon) -> dict[str, list[str]]:
+    """The scenario's junctions as the site file lists them (the segment of each street at
+    the crossing), so that look-ahead and zones follow the walkers who turn there."""
+    streets = {s.id: s for s in scenario.streets}
+    out = {}
+    for junction in scenario.junctions:
+        if not all(name in streets for name in junction.streets):
+            continue  # reported by _junctions, which the world builds from the same list
+        members = [_segment_at(streets[name], junction.at, origin) for name in junction.streets]
+        out["-x-".join(junction.streets)] = members
+    return out
 
 
 def _spread(

@@ -78,6 +78,8 @@ def policies(draw: st.DrawFn) -> Policy:
             "lookahead_segments": draw(st.integers(min_value=0, max_value=3)),
             "fastest_walker_mps": draw(st.none() | st.floats(min_value=0.5, max_value=5)),
             "lead_s": draw(st.floats(min_value=0, max_value=20)),
+            "occupancy": draw(st.booleans()),
+            "learn_speeds": draw(st.booleans()),
         },
         "traffic": {"enabled": draw(st.booleans()), "classes": {"P3": 40, "P4": 10, "P6": 0}},
         "limits": {

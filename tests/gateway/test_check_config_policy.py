@@ -56,3 +56,18 @@ def test_warnings_do_not_stop_the_daemon_from_loading(tmp_path: Path) -> None:
     """load_settings accepts a policy that only has warnings."""
     site = pair(tmp_path, "limits:\n  floor: 5%\n")
     assert load_settings(site).policy.limits.floor == 0.05
+
+
+def test_occupancy_that_gives_up_early_and_learning_without_it_are_warned(
+    tmp_path: Path,
+) -> None:
+    """A 1.2 m/s slowest walker with occupancy, and learn_speeds without occupancy on a
+    segment, are warnings at their keys."""
+    policy = (
+        "presence:\n  occupancy: true\n  slowest_walker_mps: 1.2\n"
+        "segments:\n  a-2:\n    presence: {occupancy: false, learn_speeds: true}\n"
+    )
+    problems = check_file(pair(tmp_path, policy))
+    found = {(p.path, p.warning): p.message for p in problems}
+    assert "gives up" in found[("presence.slowest_walker_mps", True)]
+    assert "learns nothing" in found[("segments.a-2.presence.learn_speeds", True)]

@@ -133,3 +133,9 @@ def test_yaml_syntax_error_in_a_file_has_a_line(tmp_path: Path) -> None:
     assert problems[0].file == str(broken)
     assert problems[0].line is not None
     assert "YAML syntax error" in problems[0].message
+
+
+@pytest.mark.parametrize("path", sorted((CONFIG / "policies").glob("*.yaml")), ids=lambda p: p.name)
+def test_the_policies_sim_compare_uses_are_clean(path: Path) -> None:
+    """config/policies/*.yaml (today's presence rule, occupancy, learnt speeds) validate."""
+    assert check_file(path) == []
