@@ -1,4 +1,4 @@
-"""`luciole sim run|compare`, `luciole record` and `luciole replay`: their arguments, and the
+"""`luciole sim run|compare|sweep`, `luciole record` and `luciole replay`: their arguments, and the
 bodies of the two that need no simulator. The simulator's commands are handed in by
 `luciole.main`, the only gateway module that imports `sim` (inside those commands)."""
 
@@ -22,18 +22,25 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def register(
-    sub: "argparse._SubParsersAction[Any]", sim_run: Handler, sim_compare: Handler, offline: Handler
+    sub: "argparse._SubParsersAction[Any]",
+    sim_run: Handler,
+    sim_compare: Handler,
+    offline: Handler,
+    sim_sweep: Handler,
 ) -> None:
     """Add the commands to the `luciole` parser."""
-    _sim_parsers(sub, sim_run, sim_compare)
+    commands = _sim_parsers(sub, sim_run, sim_compare)
+    _sweep_parser(commands, sim_sweep)
     _trace_parsers(sub, offline)
 
 
 def _sim_parsers(
     sub: "argparse._SubParsersAction[Any]", sim_run: Handler, sim_compare: Handler
-) -> None:
+) -> "argparse._SubParsersAction[Any]":
     sim = sub.add_parser("sim", help="offline simulation of a scenario's night")
-    commands = sim.add_subparsers(title="sim commands", metavar="SIMCOMMAND")
+    commands: argparse._SubParsersAction[Any] = sim.add_subparsers(
+        title="sim commands", metavar="SIMCOMMAND"
+    )
     run = commands.add_parser(
         "run", help="one night offline: summary.json, plots, report", description=doc(sim_run)
     )
@@ -56,6 +63,55 @@ def _sim_parsers(
         "--plot", type=Path, default=Path("sim-out/compare.png"), help="(default: %(default)s)"
     )
     compare.set_defaults(command=sim_compare)
+    return commands
+
+
+SWEEP_EXAMPLE = """example:
+  luciole sim sweep --scenario config/scenarios/auckland-cbd.yaml --policy config/policy.yaml \\
+    --grid "presence.hold_s=40s,60s,80s" "presence.lead_s=5s,15s" --seeds 1-2 --out sweep-out
+
+A grid key is a dotted path into the policy file (presence.hold_s, schedule.steps[0].level),
+its values written as in the file (40s, 40%, P5); every combination is checked against the
+policy's rules before any run starts. Given --scheduler, the workers must see the scenario
+and policy files at the same paths and have luciole[sim] installed."""
+
+
+def _sweep_parser(commands: "argparse._SubParsersAction[Any]", sim_sweep: Handler) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="policies × grid × seeds as Dask tasks: sweep.csv, sweep.png",
+        description=doc(sim_sweep),
+        epilog=SWEEP_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep.add_argument("--scenario", type=Path, nargs="+", required=True, metavar="FILE")
+    sweep.add_argument("--policy", type=Path, nargs="+", required=True, metavar="FILE")
+    sweep.add_argument(
+        "--grid",
+        nargs="+",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="policy values to try, one argument per key; every combination runs",
+    )
+    sweep.add_argument(
+        "--seeds", default="1", help="random seeds: 1-5, 1,3,7 or 3 (default: %(default)s)"
+    )
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of this "
+        "machine's cores)",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local cluster: N worker processes (default: one per core, at most one per run)",
+    )
+    sweep.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="where sweep.csv, .json, .png go"
+    )
+    sweep.set_defaults(command=sim_sweep)
 
 
 def _trace_parsers(sub: "argparse._SubParsersAction[Any]", offline: Handler) -> None:
@@ -94,9 +150,11 @@ def _trace_parsers(sub: "argparse._SubParsersAction[Any]", offline: Handler) -> 
     replay.set_defaults(command=functools.partial(_replay, offline=offline))
 
 
-def has_sim_extra(command: str) -> bool:
-    """Whether the simulator's extra is installed; says what to install when it is not."""
-    missing = [name for name in ("matplotlib", "rich") if importlib.util.find_spec(name) is None]
+def has_sim_extra(command: str, also: tuple[str, ...] = ()) -> bool:
+    """Whether the simulator's extra is installed (with the modules `also` names, for a command
+    that needs more of it); says what to install when it is not."""
+    names = ("matplotlib", "rich", *also)
+    missing = [name for name in names if importlib.util.find_spec(name) is None]
     if missing:
         print(
             f"luciole {command} needs the simulator extra: pip install 'luciole[sim]' "
