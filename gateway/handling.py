@@ -64,6 +64,7 @@ class MessageHandling:
     _tally: Counter[tuple[str, str, str | None]]
     _clock: Clock
     _flows_changed: bool = False
+    _speeds_stored_s: float = -float("inf")
     heard: dict[str, float]
     console: DaemonHost
 
@@ -113,11 +114,18 @@ class MessageHandling:
         """What the last run stored (worker thread): overrides and flows, then the bins' and
         meters' state."""
         now_s = self._clock.now()
-        overridden, flows = lighting_state.restore(
-            self.lighting, self.spool.state(lighting_state.ROOM), now_s
-        )
-        if overridden or flows:
-            event(log, logging.INFO, "lighting restored", overrides=overridden, flows=flows)
+        stored = self.spool.state(lighting_state.ROOM)
+        overridden, flows = lighting_state.restore(self.lighting, stored, now_s)
+        speeds = lighting_state.restore_speeds(self.lighting, stored)
+        if overridden or flows or speeds:
+            event(
+                log,
+                logging.INFO,
+                "lighting restored",
+                overrides=overridden,
+                flows=flows,
+                speed_samples=speeds,
+            )
         self.console.restore_acks(self.spool.state(ACKS_ROOM))
         held = self.services.feedback.restore(self.spool.state(LAMP_ALERTS_ROOM))
         if held:
@@ -170,11 +178,22 @@ class MessageHandling:
         return found
 
     def _lighting_rows(self, now_s: float) -> list[SpoolRow]:
-        """The traffic flows, when the batch counted walkers: stored with its readings."""
+        """The traffic flows, when the batch counted walkers, and the learnt speeds at most
+        every SPEEDS_EVERY_S: stored with its readings."""
         if not self._flows_changed:
             return []
         self._flows_changed = False
-        return [lighting_state.flows_row(self.lighting, now_s)]
+        found = [lighting_state.flows_row(self.lighting, now_s)]
+        if now_s - self._speeds_stored_s >= lighting_state.SPEEDS_EVERY_S:
+            found += self._speeds_rows(now_s)
+        return found
+
+    def _speeds_rows(self, now_s: float) -> list[SpoolRow]:
+        row = lighting_state.speeds_row(self.lighting, now_s)
+        if row is None:
+            return []
+        self._speeds_stored_s = now_s
+        return [row]
 
     def _note(self, outcome: Outcome) -> None:
         """Log and count overrides (taken or refused) and commands the daemon did not send."""

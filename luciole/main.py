@@ -17,7 +17,7 @@ from gateway.daemon import Daemon
 from gateway.lighting.authority import check_keys
 from gateway.mqtt.client import check_credentials, warn_if_plaintext
 from gateway.wire.clock import Clock, SystemClock
-from luciole import demo, files, override, services, setup, traces
+from luciole import demo, files, override, services, setup, status, traces
 from luciole.files import EXIT_INVALID, EXIT_OK, doc
 
 
@@ -81,9 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     setup.register(sub)
     override.register(sub)
     services.register(sub)
+    status.register(sub)
 
     demo.register(sub, _log_options)
-    traces.register(sub, sim_run=_sim_run, sim_compare=_sim_compare, offline=_replay_offline)
+    traces.register(
+        sub,
+        sim_run=_sim_run,
+        sim_compare=_sim_compare,
+        offline=_replay_offline,
+        sim_sweep=_sim_sweep,
+    )
     return parser
 
 
@@ -182,6 +189,20 @@ def _sim_compare(args: argparse.Namespace) -> int:
     from sim.runs.commands import sim_compare
 
     return sim_compare(args)
+
+
+def _sim_sweep(args: argparse.Namespace) -> int:
+    """Run every combination of scenarios, policies, a grid of policy values and seeds offline,
+    each run an independent task on Dask (a local cluster of this machine's cores, or the
+    scheduler at --scheduler), with a progress bar. Writes sweep.csv (a row per run: its grid
+    values, status, error and the summary's figures), sweep.json and sweep.png (energy against
+    comfort, the Pareto front marked), and prints the front. A failed run is reported and the
+    others go on. Exit 0 when every run succeeded, 1 when some failed, 2 on invalid input."""
+    if not traces.has_sim_extra("sim sweep", also=("dask", "distributed")):
+        return EXIT_INVALID
+    from sim.runs.sweep_command import sim_sweep
+
+    return sim_sweep(args)
 
 
 def _replay_offline(args: argparse.Namespace) -> int:

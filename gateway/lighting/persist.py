@@ -1,4 +1,5 @@
-"""The lighting's state that must outlive the daemon: operators' overrides and traffic flows.
+"""The lighting's state that must outlive the daemon: operators' overrides, traffic flows and
+the walking speeds learnt per street.
 
 Both are spool state rows (room `lighting`, `gateway.store.spool.STATE`), committed with the
 message that changed them: an override with its override message, the flows with the batch
@@ -9,7 +10,11 @@ reload) they are put back by segment id:
   not restored (the lamps go back to the schedule as they would have);
 - the flows keep their window's buckets, if the window (`traffic.window_s`) is the same;
   the window moves on from there as time does, so counts older than it fall out at once.
-Presence is seconds long and starts afresh.
+- the learnt speeds keep each street's samples (streets the site no longer has are left
+  out); they are stored at most every `SPEEDS_EVERY_S` while walkers are counted, and when
+  the daemon stops, so a `kill -9` loses at most that much of them (a street keeps its last
+  200 walkers: half a minute of them changes no quantile much).
+Presence is seconds long and starts afresh; so do the walkers counted into zones.
 """
 
 import json
@@ -24,7 +29,8 @@ from gateway.store.spool import SpoolRow, state_row
 log = logging.getLogger("luciole.gateway")
 
 ROOM = "lighting"
-OVERRIDES, FLOWS = "overrides", "flows"
+OVERRIDES, FLOWS, SPEEDS = "overrides", "flows", "speeds"
+SPEEDS_EVERY_S = 30.0
 
 
 def overrides_row(lighting: Lighting, now_s: float) -> SpoolRow:
@@ -52,10 +58,29 @@ def flows_row(lighting: Lighting, now_s: float) -> SpoolRow:
     return state_row(ROOM, FLOWS, now_s, json.dumps(body))
 
 
+def speeds_row(lighting: Lighting, now_s: float) -> SpoolRow | None:
+    """The learnt walking speeds' samples per street (None: the policy learns none)."""
+    occupancy = lighting.engine.occupancy
+    if occupancy is None:
+        return None
+    return state_row(ROOM, SPEEDS, now_s, json.dumps(occupancy.speeds.snapshot()))
+
+
 def carry_over(old: Lighting, new: Lighting, now_s: float) -> None:
-    """A reload's new lighting takes the old one's overrides and flows, by segment id."""
-    rows = (overrides_row(old, now_s), flows_row(old, now_s))
-    restore(new, {row.device_id: row.body for row in rows}, now_s)
+    """A reload's new lighting takes the old one's overrides, flows and learnt speeds, by
+    segment id and street."""
+    rows = [overrides_row(old, now_s), flows_row(old, now_s), speeds_row(old, now_s)]
+    stored = {row.device_id: row.body for row in rows if row is not None}
+    restore(new, stored, now_s)
+    restore_speeds(new, stored)
+
+
+def restore_speeds(lighting: Lighting, stored: dict[str, str]) -> int:
+    """The samples of the stored speeds, for the streets the site still has (how many)."""
+    occupancy, body = lighting.engine.occupancy, stored.get(SPEEDS)
+    if occupancy is None or not body:
+        return 0
+    return occupancy.speeds.restore(json.loads(body))
 
 
 def restore(lighting: Lighting, stored: dict[str, str], now_s: float) -> tuple[int, bool]:

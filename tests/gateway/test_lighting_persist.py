@@ -56,3 +56,36 @@ def test_the_flows_come_back_into_the_same_window_only() -> None:
     )
     wider = Policy.model_validate({**TRAFFIC.model_dump(), "traffic": {"window_s": 1800}})
     assert persist.restore(Lighting(SITE, wider, NIGHT + 400), stored, NIGHT + 400)[1] is False
+
+
+LEARNING = Policy.model_validate(
+    {**POLICY.model_dump(), "presence": {"occupancy": True, "learn_speeds": True}}
+)
+
+
+def test_learnt_speeds_come_back_by_street_after_a_restart_or_a_reload() -> None:
+    """The samples of each street are stored and put back: the same speeds are reported by
+    the next run's lighting, and by a reload's (carry_over)."""
+    before = Lighting(SITE, LEARNING, NIGHT)
+    assert before.engine.occupancy is not None
+    speeds = before.engine.occupancy.speeds
+    for sample in range(40):
+        speeds.add(0, 1.0 + sample / 40)
+    assert speeds.report()[0].fast_mps is not None  # enough samples: learnt
+    row = persist.speeds_row(before, NIGHT + 60)
+    assert row is not None and row.device_id == persist.SPEEDS
+    after = Lighting(SITE, LEARNING, NIGHT + 120)
+    assert persist.restore_speeds(after, {row.device_id: row.body}) == 40
+    assert after.engine.occupancy is not None
+    assert after.engine.occupancy.speeds.report() == speeds.report()
+    reloaded = Lighting(SITE, LEARNING, NIGHT + 180)
+    persist.carry_over(after, reloaded, NIGHT + 180)
+    assert reloaded.engine.occupancy is not None
+    assert reloaded.engine.occupancy.speeds.report() == speeds.report()
+
+
+def test_a_policy_that_learns_nothing_stores_no_speeds() -> None:
+    """Without occupancy there is no speeds row, and a stored one is left alone."""
+    plain = Lighting(SITE, POLICY, NIGHT)
+    assert persist.speeds_row(plain, NIGHT) is None
+    assert persist.restore_speeds(plain, {persist.SPEEDS: '{"version": 1, "streets": {}}'}) == 0
