@@ -229,16 +229,15 @@ class Daemon(MessageHandling, RoleParts, Reloading):
         self.notifier.ready(self._status())  # connected and subscribed: serving
         publisher = self._publisher = Publisher(client)
         committer = Committer(self.spool)
+        if lights(role):
+            await self._start_lighting(publisher)  # before the first message is taken
+        beat = self._tick(publisher, committer) if lights(role) else self._heartbeat()
         tasks = [
             asyncio.create_task(self._receive(inbox, publisher, committer), name="receive"),
+            asyncio.create_task(beat, name="tick" if lights(role) else "heartbeat"),
             asyncio.create_task(committer.run(), name="commit"),
             asyncio.create_task(self._summarise(publisher), name="refusals"),
         ]
-        if lights(role):
-            await self._start_lighting(publisher)
-            tasks.append(asyncio.create_task(self._tick(publisher, committer), name="tick"))
-        else:
-            tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
         stopping = asyncio.create_task(self._stopping.wait(), name="stopping")
         try:
             await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
