@@ -193,7 +193,7 @@ class Intake:
     def _registered(self, record: Decoded) -> tuple[str, Device] | Elsewhere | Rejection:
         device_id = self._owner.get(record.network_id.lower(), record.network_id)
         device = self._devices.get(device_id)
-        if device is None and (self._foreign or self._foreign_owner):
+        if device is None and self._foreign:
             foreign = self._foreign_owner.get(record.network_id.lower(), record.network_id)
             if foreign in self._foreign:
                 return Elsewhere(foreign)
