@@ -147,8 +147,9 @@ def _secrets(site: SiteConfig, path: Path, text: str) -> list[Problem]:
 def _load_site(path: Path, text: str) -> SiteConfig:
     """The site model, its sources' format and codec names, and its policy file's presence."""
     site = load_model(SiteConfig, text, str(path))
-    _, lines = parse_yaml(text, str(path))
-    problems = [Problem(str(path), _line(lines, p), dotted(p), m) for p, m in check_sources(site)]
+    found = check_sources(site)
+    lines = parse_yaml(text, str(path))[1] if found else {}  # for the lines of what is wrong
+    problems = [Problem(str(path), _line(lines, p), dotted(p), m) for p, m in found]
     if not (path.parent / site.policy).is_file():
         problems.append(_missing_policy(path, site.policy))
     if problems:
