@@ -54,7 +54,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[KeyPath, int]]:
     """Python data plus the 1-based line of every key and list item, by key path."""
     loader: Any = None
     try:
-        loader = _Loader(text)  # rejects control characters straight away
+        loader = _Loader(text)  # control characters are refused as it reads (ReaderError)
         builder = _Builder(loader, filename)
         node = loader.get_single_node()
         data = builder.build(node, (), frozenset()) if node is not None else None
