@@ -23,9 +23,11 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from district import cpu_s
 from ingest import RAW_TOPIC, queue_messages, register_session, start_mosquitto, stop
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -92,15 +94,27 @@ def stored_rows(paths: list[Path]) -> int:
     return total
 
 
-def drain_workers(site: Path, workers: int, count: int) -> tuple[int, float, int]:
-    """(readings stored once every worker had connected, the seconds they took from then to
-    the last one, readings stored in all). A worker that connects first drains alone until
-    the others are up: that part is start-up, not sharing, and is left out of the rate."""
+@dataclass(frozen=True)
+class Drain:
+    """One drain by the workers: what they stored while all were up, and at what cost."""
+
+    shared: int  # readings stored once every worker had connected
+    seconds: float  # from then to the last one
+    stored: int  # readings stored in all
+    workers_cpu_pct: float  # the workers' CPU over those seconds, in % of one core
+    broker_cpu_pct: float  # mosquitto's
+
+
+def drain_workers(site: Path, workers: int, count: int, broker_pid: int) -> Drain:
+    """Start the workers on the queued backlog and time it. A worker that connects first
+    drains alone until the others are up: that part is start-up, not sharing, and is left
+    out of the rate."""
     for path in spools(site, workers):
         path.unlink(missing_ok=True)
     processes = start_workers(site, workers, log_level="info")
     until_connected(processes)
     paths = spools(site, workers)
+    cpu_before_s = [cpu_s(p.pid) for p in processes], cpu_s(broker_pid)
     start_s, at_start = time.perf_counter(), stored_rows(paths)
     rows, last_s = at_start, start_s
     while rows < count and time.perf_counter() - last_s < STALL_S:
@@ -108,9 +122,18 @@ def drain_workers(site: Path, workers: int, count: int) -> tuple[int, float, int
         now_rows = stored_rows(paths)
         if now_rows != rows:
             rows, last_s = now_rows, time.perf_counter()
+    workers_cpu_s = sum(cpu_s(p.pid) - b for p, b in zip(processes, cpu_before_s[0], strict=True))
+    broker_cpu_s = cpu_s(broker_pid) - cpu_before_s[1]
+    elapsed_s = max(time.perf_counter() - start_s, 0.005)
     for process in processes:
         stop(process)
-    return count - at_start, max(last_s - start_s, 0.005), stored_rows(paths)
+    return Drain(
+        count - at_start,
+        max(last_s - start_s, 0.005),
+        stored_rows(paths),
+        round(100 * workers_cpu_s / elapsed_s),
+        round(100 * broker_cpu_s / elapsed_s),
+    )
 
 
 def until_connected(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -203,6 +226,7 @@ def main() -> None:
         args = parser.parse_args()
     count = args.messages
     rates: dict[int, list[float]] = {n: [] for n in args.workers}
+    cpu: dict[int, list[tuple[float, float]]] = {n: [] for n in args.workers}
     bare: list[float] = []
     lost = 0
     with tempfile.TemporaryDirectory() as folder:
@@ -219,10 +243,15 @@ def main() -> None:
                 for n, site in sites.items():
                     topic = f"luciole/scale-k{n}/sensor/water/meter-1"
                     queue_messages(port, count, topic, round_no * count)
-                    shared, seconds, stored = drain_workers(site, n, count)
-                    rates[n].append(shared / seconds)
-                    lost += count - stored
-                line = ", ".join(f"{n} worker(s) {rates[n][-1]:,.0f}" for n in args.workers)
+                    drain = drain_workers(site, n, count, broker.pid)
+                    rates[n].append(drain.shared / drain.seconds)
+                    cpu[n].append((drain.workers_cpu_pct, drain.broker_cpu_pct))
+                    lost += count - drain.stored
+                line = ", ".join(
+                    f"{n} worker(s) {rates[n][-1]:,.0f} (workers {cpu[n][-1][0]:.0f} % CPU, "
+                    f"broker {cpu[n][-1][1]:.0f} %)"
+                    for n in args.workers
+                )
                 print(f"round {round_no + 1}: bare {bare[-1]:,.0f} msg/s; {line}", file=sys.stderr)
         finally:
             broker.terminate()
@@ -240,6 +269,8 @@ def main() -> None:
                 "broker_limit_msgs_per_s": limit,
                 "broker_limit_by": "mosquitto_sub" if bare_subscriber() else "paho",
                 "speedup_vs_one": [round(m / medians[0], 2) if medians[0] else 0 for m in medians],
+                "workers_cpu_pct": [statistics.median(c[0] for c in cpu[n]) for n in args.workers],
+                "broker_cpu_pct": [statistics.median(c[1] for c in cpu[n]) for n in args.workers],
                 "cores": _cores(),
                 "lost": lost,
             }
