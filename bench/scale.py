@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import yaml
 from district import cpu_s
 from ingest import RAW_TOPIC, queue_messages, register_session, start_mosquitto, stop
 from paho.mqtt.enums import CallbackAPIVersion
@@ -35,11 +36,14 @@ SMOKE = {"messages": 300, "rounds": 1, "workers": [1, 2]}
 STALL_S = 30.0  # no new row for this long: the drain is stuck, the rest counts as lost
 
 
-def write_site(folder: Path, port: int, site_id: str) -> Path:
-    """A site of its own per worker count: its own topics, its own shared group."""
+def write_site(folder: Path, port: int, site_id: str, spool_dir: Path) -> Path:
+    """A site of its own per worker count: its own topics, its own shared group, its spools
+    in `spool_dir`."""
     folder.mkdir(parents=True, exist_ok=True)
+    spool_dir.mkdir(parents=True, exist_ok=True)
     (folder / "site.yaml").write_text(
         f"site: {{id: {site_id}, latitude: 0, longitude: 0}}\n"
+        f"spool_path: {spool_dir / 'luciole.db'}\n"
         f"broker: {{url: 'mqtt://127.0.0.1:{port}', client_id: {site_id}, "
         f"share_group: {site_id}}}\n"
         "segments: [{id: s1, street: a, order: 1, length_m: 30, rated_power_w: 40}]\n"
@@ -75,7 +79,8 @@ def start_workers(
 
 
 def spools(site: Path, count: int) -> list[Path]:
-    return [site.parent / "spool" / f"luciole-ingest-{n}.db" for n in range(1, count + 1)]
+    spool_dir = Path(yaml.safe_load(site.read_text())["spool_path"]).parent
+    return [spool_dir / f"luciole-ingest-{n}.db" for n in range(1, count + 1)]
 
 
 def stored_rows(paths: list[Path]) -> int:
@@ -219,6 +224,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument(
+        "--spool-dir",
+        type=Path,
+        help="where the workers' spools go (default: beside the sites, on this disk); "
+        "/dev/shm takes the disk's fsync out of the measure",
+    )
     parser.add_argument("--smoke", action="store_true", help=f"CI's tiny run: {SMOKE}")
     args = parser.parse_args()
     if args.smoke:  # the smoke sizes become the defaults: an option given still wins
@@ -232,9 +243,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         broker, port = start_mosquitto(workdir)
+        spool_root = Path(tempfile.mkdtemp(dir=args.spool_dir)) if args.spool_dir else workdir
         try:
             register_bare(port)
-            sites = {n: write_site(workdir / f"k{n}", port, f"scale-k{n}") for n in args.workers}
+            sites = {
+                n: write_site(workdir / f"k{n}", port, f"scale-k{n}", spool_root / f"k{n}")
+                for n in args.workers
+            }
             for n, site in sites.items():
                 register_workers(site, n)
             for round_no in range(args.rounds):
@@ -257,6 +272,8 @@ def main() -> None:
             broker.terminate()
             broker.wait(timeout=10)
             shutil.rmtree(workdir, ignore_errors=True)
+            if args.spool_dir:
+                shutil.rmtree(spool_root, ignore_errors=True)
     medians = [round(statistics.median(rates[n])) for n in args.workers]
     limit = round(statistics.median(bare))
     print(
@@ -272,6 +289,7 @@ def main() -> None:
                 "workers_cpu_pct": [statistics.median(c[0] for c in cpu[n]) for n in args.workers],
                 "broker_cpu_pct": [statistics.median(c[1] for c in cpu[n]) for n in args.workers],
                 "cores": _cores(),
+                "spool_dir": str(args.spool_dir) if args.spool_dir else "disk",
                 "lost": lost,
             }
         )
