@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from controllers.baseline import Baseline
 from controllers.fades import Fades
-from controllers.occupancy import Occupancy, occupancy_for
+from controllers.occupancy import Occupancy, fastest_for, occupancy_for
 from controllers.resolve import Resolved, resolve_policy
 from controllers.schedule import AstronomicalClock, Program, ScheduleState
 from controllers.settings.policy import Policy
@@ -223,7 +223,8 @@ class Engine:
         np.maximum.at(self._presence_until_s, ahead, ends_s)
         if resolved.staggered:
             source = segments[origin]
-            travel_s = distance_m / resolved.fastest_walker_mps[source] - resolved.lead_s[source]
+            fastest_mps = fastest_for(self.occupancy, resolved, source)  # maybe learnt
+            travel_s = distance_m / fastest_mps - resolved.lead_s[source]
             opens_s = now_s + np.maximum(travel_s, 0.0)
             ended = ahead[self._ahead_until_s[ahead] <= now_s]
             self._ahead_from_s[ended] = np.inf  # a window that ended does not reach back

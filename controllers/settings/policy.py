@@ -111,10 +111,10 @@ class Presence(BaseModel):
     )
     occupancy: bool = Field(
         default=False,
-        description="between direction-aware counters, a zone is lit while the walkers counted "
-        "in outnumber those counted out (each segment from `lead_s` before the fastest walker "
-        "could reach it), instead of for `hold_s` and the look-ahead; zones a walker can leave "
-        "uncounted (a street end without a counter) keep the presence rule",
+        description="between direction-aware counters, a zone is lit while walkers are counted "
+        "in it (each segment from `lead_s` before the fastest walker could reach it), instead of "
+        "for `hold_s` and the look-ahead; zones a walker can enter or leave uncounted (a street "
+        "end without a counter) keep the presence rule",
     )
     slowest_walker_mps: float = Field(
         default=0.5,
@@ -126,10 +126,11 @@ class Presence(BaseModel):
     )
     learn_speeds: bool = Field(
         default=False,
-        description="with occupancy: the fastest walker (the look-ahead's lead) and the slowest "
-        "(the time a zone waits for a missed walker) are learnt per street from the time "
-        "between a walker's detections at successive counters, within fastest_walker_mps and "
-        "slowest_walker_mps, which apply until enough are learnt (see `speeds`)",
+        description="with occupancy: the fastest walker the leads prepare for (in zones and "
+        "for the look-ahead) is learnt per street from the walkers alone in a zone between two "
+        "counters, within slowest_walker_mps and fastest_walker_mps, which applies until "
+        "enough are learnt (see `speeds`); the wait for a missed walker stays "
+        "slowest_walker_mps",
     )
 
 
@@ -148,7 +149,8 @@ class Speeds(BaseModel):
     )
     slow_quantile: Ratio = Field(
         default=0.02,
-        description="the share of walkers slower than the street's slow walker (stops included)",
+        description="the share of walkers slower than the street's slow walker (stops "
+        "included; reported, not used for the lighting)",
     )
 
     @model_validator(mode="after")
