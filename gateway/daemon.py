@@ -150,7 +150,8 @@ class Daemon(MessageHandling, RoleParts, Reloading):
             if console is not None:
                 await console.cleanup()
             self.services.close(self.spool, self._clock.now())  # before the last drain
-            self.spool.append_rows(self._speeds_rows(self._clock.now()))  # what was learnt
+            # What was counted and learnt since the last rows (`_lighting_rows`).
+            self.spool.append_rows(self._lighting_rows(self._clock.now(), last=True))
             if writer is not None and storing is not None:
                 storing.cancel()
                 await asyncio.gather(storing, return_exceptions=True)

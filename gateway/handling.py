@@ -64,7 +64,7 @@ class MessageHandling:
     _tally: Counter[tuple[str, str, str | None]]
     _clock: Clock
     _flows_changed: bool = False
-    _speeds_stored_s: float = -float("inf")
+    _flows_stored_s: float = -float("inf")
     heard: dict[str, float]
     console: DaemonHost
 
@@ -174,26 +174,22 @@ class MessageHandling:
         if outcome.source == "override" and outcome.verdict == "applied":
             found.append(lighting_state.overrides_row(self.lighting, now_s))
         if any(isinstance(r, PedestrianReading) for r in outcome.readings):
-            self._flows_changed = True  # stored once per batch (`_lighting_rows`)
+            self._flows_changed = True  # stored with a batch (`_lighting_rows`)
         return found
 
-    def _lighting_rows(self, now_s: float) -> list[SpoolRow]:
-        """The traffic flows, when the batch counted walkers, and the learnt speeds at most
-        every SPEEDS_EVERY_S: stored with its readings."""
-        if not self._flows_changed:
+    def _lighting_rows(self, now_s: float, last: bool = False) -> list[SpoolRow]:
+        """The traffic flows and the learnt speeds, when walkers were counted: stored with the
+        batch's readings at most every STATE_EVERY_S (each row holds every counter of the
+        site: at 10,000 segments, writing it with every batch took a fifth of a core), and
+        on the way out (`last`)."""
+        due = now_s - self._flows_stored_s >= lighting_state.STATE_EVERY_S
+        if not self._flows_changed or not (due or last):
             return []
         self._flows_changed = False
+        self._flows_stored_s = now_s
         found = [lighting_state.flows_row(self.lighting, now_s)]
-        if now_s - self._speeds_stored_s >= lighting_state.SPEEDS_EVERY_S:
-            found += self._speeds_rows(now_s)
-        return found
-
-    def _speeds_rows(self, now_s: float) -> list[SpoolRow]:
-        row = lighting_state.speeds_row(self.lighting, now_s)
-        if row is None:
-            return []
-        self._speeds_stored_s = now_s
-        return [row]
+        speeds = lighting_state.speeds_row(self.lighting, now_s)
+        return found if speeds is None else [*found, speeds]
 
     def _note(self, outcome: Outcome) -> None:
         """Log and count overrides (taken or refused) and commands the daemon did not send."""

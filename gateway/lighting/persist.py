@@ -1,19 +1,20 @@
 """The lighting's state that must outlive the daemon: operators' overrides, traffic flows and
 the walking speeds learnt per street.
 
-Both are spool state rows (room `lighting`, `gateway.store.spool.STATE`), committed with the
-message that changed them: an override with its override message, the flows with the batch
-whose walkers they counted. After a `kill -9` they are what the acknowledged messages made
-them; what was not acknowledged comes again from the broker. At start-up (and on a site
-reload) they are put back by segment id:
+They are spool state rows (room `lighting`, `gateway.store.spool.STATE`), committed with the
+messages that changed them: an override with its override message; the flows and the learnt
+speeds with a batch that counted walkers, at most every `STATE_EVERY_S`, and when the daemon
+stops. After a `kill -9` the overrides are what the acknowledged messages made them (what was
+not acknowledged comes again from the broker); the flows and speeds may miss the walkers of
+the last `STATE_EVERY_S` (10 s of a 15 min traffic window; a street's speeds keep its last
+200 walkers). Writing them with every batch cost a fifth of a core at 10,000 segments: each
+row holds every counter of the site. At start-up (and on a site reload) they are put back by
+segment id and street:
 - an override keeps its absolute expiry, and one that expired while the daemon was down is
   not restored (the lamps go back to the schedule as they would have);
 - the flows keep their window's buckets, if the window (`traffic.window_s`) is the same;
-  the window moves on from there as time does, so counts older than it fall out at once.
-- the learnt speeds keep each street's samples (streets the site no longer has are left
-  out); they are stored at most every `SPEEDS_EVERY_S` while walkers are counted, and when
-  the daemon stops, so a `kill -9` loses at most that much of them (a street keeps its last
-  200 walkers: half a minute of them changes no quantile much).
+  the window moves on from there as time does, so counts older than it fall out at once;
+- the learnt speeds keep each street's samples (streets the site no longer has are left out).
 Presence is seconds long and starts afresh; so do the walkers counted into zones.
 """
 
@@ -30,7 +31,9 @@ log = logging.getLogger("luciole.gateway")
 
 ROOM = "lighting"
 OVERRIDES, FLOWS, SPEEDS = "overrides", "flows", "speeds"
-SPEEDS_EVERY_S = 30.0
+# Flows and speeds are stored with a batch at most this often while walkers are counted, and
+# when the daemon stops: a `kill -9` loses at most this much of them (10 s of a 15 min window).
+STATE_EVERY_S = 10.0
 
 
 def overrides_row(lighting: Lighting, now_s: float) -> SpoolRow:

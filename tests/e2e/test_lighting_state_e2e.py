@@ -10,8 +10,17 @@ from pathlib import Path
 
 import aiomqtt
 
+from gateway.lighting import persist
+from gateway.store.spool import Spool
 from tests.conftest import BrokerInfo
-from tests.e2e.support import Alerts, Lamps, running_daemon, stderr_until, write_site
+from tests.e2e.support import (
+    Alerts,
+    Lamps,
+    running_daemon,
+    stderr_until,
+    until_handled,
+    write_site,
+)
 
 
 async def test_an_override_survives_a_kill_and_the_lamp_command_is_unchanged(
@@ -81,3 +90,33 @@ async def test_a_lamp_alert_survives_a_kill_and_is_neither_forgotten_nor_raised_
             await stderr_until(daemon, "stopped")
         assert not [b for _, b in alerts.seen if b["type"] == "lamp_failure" and b["active"]]
         assert ended["segment"] == raised["segment"] == "s2"
+
+
+async def test_walkers_counted_before_a_stop_are_in_the_flows_after_it(
+    tmp_path: Path, broker: BrokerInfo
+) -> None:
+    """The flows are stored at most every 10 s while walkers are counted, and at the stop:
+    walkers counted seconds after the last stored flows are in the flows the next run
+    restores."""
+    site_id = f"flows-{uuid.uuid4().hex[:8]}"
+    site = write_site(tmp_path, broker, site_id, "30%")
+    topic = f"luciole/{site_id}/sensor/pedestrian/counter-2"
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"t-{site_id}") as client:
+        lamps = Lamps(client, site_id)
+        await client.subscribe(f"{lamps.root}/lamp/+/set", qos=1)
+        async with running_daemon(site) as daemon:
+            await stderr_until(daemon, "connected")
+            await client.publish(topic, json.dumps({"count": 3, "period_s": 60}), qos=1)
+            await lamps.until(lambda: lamps.latest.get("s2", {}).get("reason") == "presence")
+            await client.publish(topic, json.dumps({"count": 4, "period_s": 60}), qos=1)
+            await until_handled(client, lamps, topic)  # the second batch: not stored yet
+            daemon.send_signal(signal.SIGTERM)
+            await stderr_until(daemon, "stopped")
+        spool = Spool(tmp_path / "spool" / "luciole.db")
+        flows = json.loads(spool.state(persist.ROOM)[persist.FLOWS])
+        spool.close()
+        assert sum(flows["counts"]["s2"]) == 7
+        async with running_daemon(site) as daemon:
+            assert "flows=True" in await stderr_until(daemon, "lighting restored")
+            daemon.send_signal(signal.SIGTERM)
+            await stderr_until(daemon, "stopped")
