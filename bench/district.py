@@ -17,12 +17,11 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import paho_client, start_mosquitto, stop
+from ingest import paho_client, start_mosquitto, stop, until_connected
 
 from sim.world.places import midnight_longitude
 
@@ -117,17 +116,8 @@ def measure(
         [sys.executable, "-m", "luciole.main", "run", "--config", str(site)],
         stderr=subprocess.PIPE,
     )
-    assert daemon.stderr is not None
-    said: list[bytes] = []
-    for line in daemon.stderr:
-        if b"connected, listening" in line:
-            break
-        said = [*said[-20:], line]
-    else:
-        told = b"".join(said).decode(errors="replace")
-        sys.exit(f"luciole run exited before connecting ({segments} segments):\n{told}")
+    until_connected(daemon, f"luciole run ({segments} segments)")
     startup_s = time.monotonic() - start_s
-    threading.Thread(target=daemon.stderr.read, daemon=True).start()
     before_s = cpu_s(daemon.pid)
     window_start_s = time.monotonic()
     sent = feed(port, f"d{segments}", devices, args.seconds, args.period)

@@ -161,6 +161,20 @@ def drain_luciole(site: Path, count: int, public_path: bool = False) -> tuple[fl
     return elapsed, _stored_rows(spool_path), peak_mb
 
 
+def until_connected(daemon: subprocess.Popen[bytes], what: str) -> None:
+    """Read a `luciole run` started with `stderr=PIPE` (log level info) until it says it has
+    subscribed, then let its log drain in a thread; exit, with what it said, if it stops."""
+    assert daemon.stderr is not None
+    said: list[bytes] = []
+    for line in daemon.stderr:
+        if b"connected, listening" in line:
+            threading.Thread(target=daemon.stderr.read, daemon=True).start()
+            return
+        said = [*said[-20:], line]
+    told = b"".join(said).decode(errors="replace")
+    sys.exit(f"{what} exited before it connected:\n{told}")
+
+
 def stop(daemon: subprocess.Popen[bytes]) -> None:
     """SIGTERM, and SIGKILL if it has not exited within a minute (a benchmark must end)."""
     daemon.send_signal(signal.SIGTERM)

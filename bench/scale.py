@@ -21,16 +21,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import yaml
 from district import cpu_s
-from ingest import RAW_TOPIC, queue_messages, register_session, start_mosquitto, stop
-from paho.mqtt.enums import CallbackAPIVersion
+from ingest import (
+    RAW_TOPIC,
+    drain_raw,
+    queue_messages,
+    register_session,
+    start_mosquitto,
+    stop,
+    until_connected,
+)
 
 SMOKE = {"messages": 300, "rounds": 1, "workers": [1, 2]}
 STALL_S = 30.0  # no new row for this long: the drain is stuck, the rest counts as lost
@@ -117,7 +122,7 @@ def drain_workers(site: Path, workers: int, count: int, broker_pid: int) -> Drai
     for path in spools(site, workers):
         path.unlink(missing_ok=True)
     processes = start_workers(site, workers, log_level="info")
-    until_connected(processes)
+    until_all_connected(processes)
     paths = spools(site, workers)
     cpu_before_s = [cpu_s(p.pid) for p in processes], cpu_s(broker_pid)
     start_s, at_start = time.perf_counter(), stored_rows(paths)
@@ -141,19 +146,9 @@ def drain_workers(site: Path, workers: int, count: int, broker_pid: int) -> Drai
     )
 
 
-def until_connected(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Read each worker's log until it says it has subscribed, then let it run."""
-    for process in processes:
-        assert process.stderr is not None
-        said: list[bytes] = []
-        for line in process.stderr:
-            if b"connected, listening" in line:
-                break
-            said = [*said[-20:], line]
-        else:
-            told = b"".join(said).decode(errors="replace")
-            sys.exit(f"an ingest worker exited before it connected:\n{told}")
-        threading.Thread(target=process.stderr.read, daemon=True).start()
+def until_all_connected(processes: list[subprocess.Popen[bytes]]) -> None:
+    for number, process in enumerate(processes, start=1):
+        until_connected(process, f"ingest worker {number}")
 
 
 def bare_subscriber() -> str | None:
@@ -174,7 +169,7 @@ def register_bare(port: int) -> None:
 
 def drain_bare(port: int, count: int) -> float:
     """Seconds for the bare subscriber to take the backlog: mosquitto_sub from its start
-    (a C program connects in milliseconds), or paho from its first message to its last."""
+    (a C program connects in milliseconds), or bench/ingest.py's paho subscriber."""
     binary = bare_subscriber()
     if binary is not None:
         command = [binary, "-p", str(port), "-t", RAW_TOPIC, "-q", "1", "-c", "-i", "bench-c"]
@@ -183,38 +178,14 @@ def drain_bare(port: int, count: int) -> float:
             [*command, "-C", str(count)], check=True, timeout=600, stdout=subprocess.DEVNULL
         )
         return time.perf_counter() - start_s
-    return drain_paho(port, count)
-
-
-def drain_paho(port: int, count: int) -> float:
-    """Seconds from a bare paho subscriber's first message of the backlog to its last."""
-    received, first_s = 0, 0.0
-    done = threading.Event()
-
-    def on_message(*_: object) -> None:
-        nonlocal received, first_s
-        received += 1
-        if received == 1:
-            first_s = time.perf_counter()
-        if received == count:
-            done.set()
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", clean_session=False)
-    client.on_message = on_message
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    done.wait(600)
-    elapsed = time.perf_counter() - first_s
-    client.disconnect()
-    client.loop_stop()
-    return elapsed
+    return drain_raw(port, count)
 
 
 def register_workers(site: Path, workers: int) -> None:
     """Start the workers once and stop them: their sessions join the group, so the broker
     queues the backlog for them."""
     processes = start_workers(site, workers, log_level="info")
-    until_connected(processes)
+    until_all_connected(processes)
     for process in processes:
         stop(process)
 
