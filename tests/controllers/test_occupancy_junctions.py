@@ -14,8 +14,6 @@ look-ahead), so what lights a walker in a zone is occupancy alone.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -23,25 +21,12 @@ from hypothesis import strategies as st
 
 from controllers.engine import Engine
 from controllers.schedule import AstronomicalClock
-from controllers.settings import Policy, SiteConfig
+from controllers.settings import SiteConfig
 from controllers.topology import Topology, topology_from_site
+from tests.controllers.test_occupancy_properties import FASTEST_MPS, LENGTH_M, NIGHT, POLICY
 
-NIGHT = datetime(2026, 11, 10, 23, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
-MAIN, SIDE, LENGTH_M = 8, 4, 30.0
-FASTEST_MPS, SLOWEST_MPS = 2.0, 0.5
-POLICY = Policy.model_validate(
-    {
-        "schedule": {"night_level": 0.3},
-        "presence": {
-            "hold_s": 0,
-            "lookahead_segments": 0,
-            "fastest_walker_mps": FASTEST_MPS,
-            "lead_s": 0,
-            "occupancy": True,
-            "slowest_walker_mps": SLOWEST_MPS,
-        },
-    }
-)
+MAIN, SIDE = 8, 4
+SLOWEST_MPS = POLICY.presence.slowest_walker_mps
 CLOCK = AstronomicalClock(47.47, -0.55, "Europe/Paris")
 
 
