@@ -46,10 +46,12 @@ def register(
         metavar="mqtt://HOST:PORT",
         help="use this broker instead of starting the embedded one",
     )
+    # Two minutes: at one (about 950 times real speed) a 2-core machine's timing alone cost
+    # about 1 % of comfort (98.8 %; 99.6 % at two, 100 % offline).
     demo.add_argument(
         "--duration",
         type=float,
-        default=60.0,
+        default=120.0,
         metavar="SECONDS",
         help="real seconds the night takes (default: %(default)s)",
     )

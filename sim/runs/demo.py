@@ -1,4 +1,4 @@
-"""`luciole demo`: one night of a simulated district, a minute of real time, the real gateway.
+"""`luciole demo`: one night of a simulated district, two minutes of real time, the real gateway.
 
 The gateway runs unmodified on an accelerated clock; the district's devices reach it only
 through the broker, as real ones would. At the end: `summary.json`, a plot, and a summary.
