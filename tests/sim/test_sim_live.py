@@ -42,6 +42,10 @@ POLICY = Policy.model_validate(LAYERS)
 # for minutes and nothing is due. The fault tests ask for a refresh they can count on instead.
 REFRESH_S = 20.0
 REFRESHING = Policy.model_validate({**LAYERS, "commands": {"refresh_s": REFRESH_S}})
+# The shipped policy's layers: zones between the two direction-aware counters, learnt speeds.
+OCCUPANCY = Policy.model_validate(
+    {**LAYERS, "presence": {**LAYERS["presence"], "occupancy": True, "learn_speeds": True}}
+)
 
 
 def _scenario(tmp_path: Path, faults: str = "{}", counters: str = "") -> Loaded:
@@ -174,12 +178,13 @@ def _show(changes: list[Command]) -> list[tuple[float, float, str]]:
     return [(round(c.time_s, 1), c.level, c.reason) for c in changes]
 
 
+@pytest.mark.parametrize("policy", [POLICY, OCCUPANCY], ids=["presence", "occupancy"])
 async def test_recorded_live_night_replayed_offline_gives_the_same_commands(
-    broker: BrokerInfo, tmp_path: Path
+    broker: BrokerInfo, tmp_path: Path, policy: Policy
 ) -> None:
     """Record what the live daemon receives and sends; replaying the recording through the
     offline pipeline gives the same level changes on every segment, but for what a trace
-    cannot time."""
+    cannot time: under the presence rule and under zone occupancy with learnt speeds."""
     loaded = _scenario(tmp_path)
     site = _on(loaded.world.site, broker)
     trace = io.StringIO()
@@ -191,14 +196,14 @@ async def test_recorded_live_night_replayed_offline_gives_the_same_commands(
             await asyncio.Event().wait()
 
     result, _ = await _night(
-        loaded, site, tmp_path, minutes=5, speed=RECORD_SPEED, companions=(record,)
+        loaded, site, tmp_path, minutes=5, speed=RECORD_SPEED, companions=(record,), policy=policy
     )
     lines = trace.getvalue().splitlines()
     records = [parse_record(line, f"trace:{n}") for n, line in enumerate(lines[1:], 2)]
     # The daemon hears nothing before it subscribes, and its first words are its first tick's
     # commands: what was recorded before them never reached it.
     first = next(i for i, r in enumerate(records) if r.topic.endswith("/set"))
-    replayed = replay_offline(records[first:], site, POLICY)
+    replayed = replay_offline(records[first:], site, policy)
     assert replayed.messages > 10 and len(replayed.recorded) > 10
     unsure_s, end_s = site.tick_s + HEARD_APART_S, records[-1].t
     mine, theirs = _changes(replayed.commands), _changes(replayed.recorded)
@@ -210,6 +215,8 @@ async def test_recorded_live_night_replayed_offline_gives_the_same_commands(
     assert not differ, differ
     assert sum(map(len, theirs.values())) >= 10, theirs
     assert result.summary["walkers"] > 5
+    layer = "occupancy" if policy is OCCUPANCY else "presence"
+    assert any(c.reason == layer for c in replayed.recorded), "the layer under test decided"
 
 
 def _told(
