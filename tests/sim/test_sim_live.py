@@ -31,8 +31,9 @@ from sim.runs.run import Loaded, load
 from tests.conftest import BrokerInfo, Embedded, Mosquitto, Victoria, new_broker
 
 GUARD_S = 120.0
+PRESENCE = {"hold_s": 40, "lookahead_segments": 2, "ramp_down_s": 2}
 LAYERS = {
-    "presence": {"hold_s": 40, "lookahead_segments": 2, "ramp_down_s": 2},
+    "presence": PRESENCE,
     "schedule": {"night_level": 0.3},
     "failsafe": {"stale_after_s": 120},
 }
@@ -44,7 +45,7 @@ REFRESH_S = 20.0
 REFRESHING = Policy.model_validate({**LAYERS, "commands": {"refresh_s": REFRESH_S}})
 # The shipped policy's layers: zones between the two direction-aware counters, learnt speeds.
 OCCUPANCY = Policy.model_validate(
-    {**LAYERS, "presence": {**LAYERS["presence"], "occupancy": True, "learn_speeds": True}}
+    {**LAYERS, "presence": {**PRESENCE, "occupancy": True, "learn_speeds": True}}
 )
 
 
