@@ -45,14 +45,6 @@ class DistrictView:
     foreign_devices: "dict[str, Device]"
     foreign_targets: frozenset[str]
 
-    def foreign_network_ids(self) -> dict[str, str]:
-        """Network id (lower case) → the other district's device id."""
-        return {
-            network_id.lower(): device_id
-            for device_id, device in self.foreign_devices.items()
-            for network_id in device.network_ids
-        }
-
 
 def members(site: "SiteConfig", district: District) -> set[str]:
     """The segment ids a district covers."""
