@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from controllers.settings import ConfigError
-from gateway.config import load_settings
+from gateway.config import Settings, load_settings
 from gateway.store.export import export, parse_when
 from gateway.store.spool import Spool
 from luciole.decode import NO_READING_YET, DecodeRequest, decode
@@ -122,3 +122,15 @@ def _export_command(args: argparse.Namespace) -> int:
         count = export(spool, since_s, until_s, args.fmt, out)
     print(f"{count} reading(s) exported", file=sys.stderr)
     return EXIT_OK
+
+
+def has_spool(settings: Settings, command: str) -> bool:
+    """Whether the daemon of `settings` has made its spool yet; if not, says so on stderr."""
+    if settings.spool_path.exists():
+        return True
+    print(
+        f"luciole {command}: no spool at {settings.spool_path} yet: has `luciole run` "
+        "started with this site file?",
+        file=sys.stderr,
+    )
+    return False

@@ -23,7 +23,7 @@ from gateway.config import load_settings
 from gateway.services.city import ALERTS_ROOM, CityServices
 from gateway.services.lists import ActiveLeak, DueBin
 from gateway.store.spool import Spool
-from luciole.files import EXIT_INVALID, EXIT_OK, doc
+from luciole.files import EXIT_INVALID, EXIT_OK, doc, has_spool
 
 
 def register(sub: "argparse._SubParsersAction[Any]") -> None:
@@ -63,12 +63,7 @@ def _services(args: argparse.Namespace, command: str) -> CityServices | None:
         print(error, file=sys.stderr)
         return None
     city = CityServices(settings.site, settings.policy)
-    if not settings.spool_path.exists():
-        print(
-            f"luciole {command}: no spool at {settings.spool_path} yet: has `luciole run` "
-            "received readings with this site file?",
-            file=sys.stderr,
-        )
+    if not has_spool(settings, command):
         return None
     spool = Spool(settings.spool_path)
     try:

@@ -19,7 +19,7 @@ from gateway.config import ROLES, Settings, load_settings
 from gateway.lighting import persist
 from gateway.lighting.control import Lighting
 from gateway.store.spool import Spool
-from luciole.files import EXIT_INVALID, EXIT_OK, doc
+from luciole.files import EXIT_INVALID, EXIT_OK, doc, has_spool
 
 
 def register(sub: "argparse._SubParsersAction[Any]") -> None:
@@ -50,12 +50,7 @@ def _status(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
-    if not settings.spool_path.exists():
-        print(
-            f"luciole status: no spool at {settings.spool_path} yet: has `luciole run` "
-            "started with this site file?",
-            file=sys.stderr,
-        )
+    if not has_spool(settings, "status"):
         return EXIT_INVALID
     found = _read(settings, time.time())
     if args.fmt == "json":
